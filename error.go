@@ -11,15 +11,16 @@ type ErrorCode string
 
 // The error codes.
 const (
-	EInvalid       ErrorCode = "invalid"       // malformed input: bad JSON, unknown field, wrong type
-	EUnprocessable ErrorCode = "unprocessable" // well-formed input that breaks a rule: bad enum value, out of range
-	ENotFound      ErrorCode = "not_found"
-	EConflict      ErrorCode = "conflict"
-	EUnauthorized  ErrorCode = "unauthorized" // no, bad, revoked or expired credentials
-	EForbidden     ErrorCode = "forbidden"    // valid credentials, not allowed
-	ETooLarge      ErrorCode = "too_large"
-	EUnavailable   ErrorCode = "unavailable" // a dependency (the store) cannot be reached; retry later
-	EInternal      ErrorCode = "internal"
+	EInvalid          ErrorCode = "invalid"       // malformed input: bad JSON, unknown field, wrong type
+	EUnprocessable    ErrorCode = "unprocessable" // well-formed input that breaks a rule: bad enum value, out of range
+	ENotFound         ErrorCode = "not_found"
+	EMethodNotAllowed ErrorCode = "method_not_allowed"
+	EConflict         ErrorCode = "conflict"
+	EUnauthorized     ErrorCode = "unauthorized" // no, bad, revoked or expired credentials
+	EForbidden        ErrorCode = "forbidden"    // valid credentials, not allowed
+	ETooLarge         ErrorCode = "too_large"
+	EUnavailable      ErrorCode = "unavailable" // a dependency (the store) cannot be reached; retry later
+	EInternal         ErrorCode = "internal"
 )
 
 // Error is the one error type that crosses package boundaries with a meaning

@@ -1,0 +1,87 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/store"
+)
+
+func (s *Server) handleUsersList() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		users, err := s.store.Users(r.Context())
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, List[patchbay.User]{Items: nonNil(users)})
+	})
+}
+
+// CreateUserRequest is the body of POST /api/v1/users.
+type CreateUserRequest struct {
+	Name string        `json:"name"`
+	Role patchbay.Role `json:"role"`
+}
+
+func (s *Server) handleUsersCreate() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req CreateUserRequest
+		if err := decode(r, s.maxBody, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		u, err := s.store.CreateUser(r.Context(), caller(r).actor(), req.Name, req.Role)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, u)
+	})
+}
+
+func (s *Server) handleUsersGet() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.store.User(r.Context(), r.PathValue("name"))
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, u)
+	})
+}
+
+// UpdateUserRequest is the body of PATCH /api/v1/users/{name}; absent
+// fields stay as they are.
+type UpdateUserRequest struct {
+	Role     *patchbay.Role `json:"role,omitempty"`
+	Disabled *bool          `json:"disabled,omitempty"`
+}
+
+func (s *Server) handleUsersUpdate() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req UpdateUserRequest
+		if err := decode(r, s.maxBody, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if req.Role == nil && req.Disabled == nil {
+			writeError(w, r, s.log, patchbay.FieldError(patchbay.EUnprocessable, "body", "nothing to change: give role or disabled"))
+			return
+		}
+		u, err := s.store.UpdateUser(r.Context(), caller(r).actor(), r.PathValue("name"), store.UserUpdate{Role: req.Role, Disabled: req.Disabled})
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, u)
+	})
+}
+
+// nonNil makes an empty listing encode as [] rather than null.
+func nonNil[T any](v []T) []T {
+	if v == nil {
+		return []T{}
+	}
+	return v
+}

@@ -1,0 +1,162 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/store"
+	"github.com/patchbay/patchbay/internal/store/storetest"
+	"github.com/patchbay/patchbay/internal/web"
+)
+
+// fixture is a server with one user and token per role.
+type fixture struct {
+	store  *store.Store
+	server *web.Server
+	tokens map[patchbay.Role]string
+	spare  int64 // a token of the-viewer that route walks may revoke
+}
+
+func newFixture(t *testing.T, eng store.Engine) *fixture {
+	t.Helper()
+	s := storetest.Open(t, eng)
+	f := &fixture{store: s, server: web.New(web.Config{Store: s, MaxBodyBytes: 4096}), tokens: map[patchbay.Role]string{}}
+	ctx := context.Background()
+	for _, role := range patchbay.Roles {
+		name := "the-" + string(role)
+		if _, err := s.CreateUser(ctx, "system", name, role); err != nil {
+			t.Fatal(err)
+		}
+		_, secret, err := s.CreateToken(ctx, "system", name, "test", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.tokens[role] = secret
+	}
+	spare, _, err := s.CreateToken(ctx, "system", "the-viewer", "spare", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.spare = spare.ID
+	return f
+}
+
+// do sends a request from loopback (or from remote) with token and body.
+func (f *fixture) do(t *testing.T, method, path, token, body string, remote bool) *httptest.ResponseRecorder {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	r := httptest.NewRequest(method, path, rd)
+	r.RemoteAddr = "127.0.0.1:40000"
+	if remote {
+		r.RemoteAddr = "192.0.2.10:40000"
+	}
+	if token != "" {
+		r.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	w := httptest.NewRecorder()
+	f.server.ServeHTTP(w, r)
+	return w
+}
+
+// samplePath fills a route pattern's parameters with values that exist.
+func (f *fixture) samplePath(pattern string) string {
+	return strings.NewReplacer("{name}", "the-viewer", "{id}", fmt.Sprint(f.spare)).Replace(pattern)
+}
+
+// sampleBody is a valid body for routes that take one.
+var sampleBody = map[string]string{
+	"POST /api/v1/users":         `{"name":"newuser","role":"viewer"}`,
+	"PATCH /api/v1/users/{name}": `{"role":"viewer"}`,
+	"POST /api/v1/tokens":        `{"name":"another"}`,
+}
+
+// TestRouteClasses walks every registered route with no token, a malformed
+// token, a well-formed unknown token, and a token of each role, from
+// loopback and from elsewhere, and checks each answer against the route's
+// class and permission.
+func TestRouteClasses(t *testing.T) {
+	f := newFixture(t, store.SQLite)
+	unknown, _ := patchbay.NewSecret(patchbay.TokenPrefix)
+	for _, rt := range f.server.Routes() {
+		t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
+			path := f.samplePath(rt.Pattern)
+			body := sampleBody[rt.Method+" "+rt.Pattern]
+			for _, remote := range []bool{false, true} {
+				for _, cred := range []struct{ name, token string }{{"no token", ""}, {"garbage", "garbage"}, {"unknown", unknown}} {
+					w := f.do(t, rt.Method, path, cred.token, body, remote)
+					needsToken := rt.Class == web.ClassUser || (rt.Class == web.ClassMetrics && remote)
+					if needsToken && w.Code != http.StatusUnauthorized {
+						t.Errorf("%s, remote=%v: status %d, want 401", cred.name, remote, w.Code)
+					}
+					if !needsToken && cred.token == "" && w.Code != http.StatusOK {
+						t.Errorf("%s, remote=%v: status %d, want 200 on a %s route", cred.name, remote, w.Code, rt.Class)
+					}
+				}
+				for _, role := range patchbay.Roles {
+					w := f.do(t, rt.Method, path, f.tokens[role], body, remote)
+					allowed := rt.Class == web.ClassPublic || (rt.Class == web.ClassMetrics && !remote) || rt.Perm == "" || role.Can(rt.Perm)
+					switch {
+					case allowed && (w.Code == http.StatusUnauthorized || w.Code == http.StatusForbidden):
+						t.Errorf("role %s, remote=%v: status %d, want access (%s)", role, remote, w.Code, w.Body)
+					case allowed && w.Code >= 500:
+						t.Errorf("role %s, remote=%v: status %d: %s", role, remote, w.Code, w.Body)
+					case !allowed && w.Code != http.StatusForbidden:
+						t.Errorf("role %s lacks %s, remote=%v: status %d, want 403", role, rt.Perm, remote, w.Code)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestOpenAPIMatchesRoutes holds the served document equal to the routes.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	f := newFixture(t, store.SQLite)
+	w := f.do(t, "GET", "/api/v1/openapi.json", "", "", true)
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil || doc.OpenAPI == "" {
+		t.Fatalf("openapi.json does not parse as OpenAPI: %v", err)
+	}
+	documented := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method, raw := range ops {
+			if method == "parameters" {
+				continue
+			}
+			var op struct {
+				Class string `json:"x-patchbay-class"`
+				Perm  string `json:"x-patchbay-permission"`
+			}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+			documented[fmt.Sprintf("%s %s %s %s", strings.ToUpper(method), path, op.Class, op.Perm)] = true
+		}
+	}
+	for _, rt := range f.server.Routes() {
+		key := fmt.Sprintf("%s %s %s %s", rt.Method, rt.Pattern, rt.Class, rt.Perm)
+		if !documented[key] {
+			t.Errorf("route %q is not in openapi.json (method, path, class and permission must match)", key)
+		}
+		delete(documented, key)
+	}
+	for key := range documented {
+		t.Errorf("openapi.json documents %q, which is not a route", key)
+	}
+}
