@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/apiv1"
 	"github.com/patchbay/patchbay/internal/store"
-	"github.com/patchbay/patchbay/internal/web"
 )
 
 // TestBadInputChangesNothing sends malformed bodies and checks the status,
@@ -57,7 +57,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 			if ct := w.Header().Get("Content-Type"); ct != "application/problem+json" {
 				t.Errorf("Content-Type = %q, want application/problem+json", ct)
 			}
-			var p web.Problem
+			var p apiv1.Problem
 			if err := json.Unmarshal(w.Body.Bytes(), &p); err != nil {
 				t.Fatalf("problem body %s: %v", w.Body, err)
 			}
@@ -99,7 +99,7 @@ func TestTokenLifecycle(t *testing.T) {
 	if w.Code != http.StatusCreated {
 		t.Fatalf("create token: %d %s", w.Code, w.Body)
 	}
-	var created web.CreatedToken
+	var created apiv1.CreatedToken
 	json.Unmarshal(w.Body.Bytes(), &created)
 	if created.Secret == "" || created.ExpiresAt == nil || created.UserName != "the-operator" {
 		t.Fatalf("created token = %+v, want a secret, an expiry and the caller as owner", created)
@@ -132,7 +132,7 @@ func TestTokenLifecycle(t *testing.T) {
 	}
 	// Every change is in the audit trail, under the operator's name.
 	w = f.do(t, "GET", "/api/v1/audit?actor=user:the-operator", f.tokens[patchbay.RoleAdmin], "", false)
-	var evs web.List[patchbay.AuditEvent]
+	var evs apiv1.List[patchbay.AuditEvent]
 	json.Unmarshal(w.Body.Bytes(), &evs)
 	if len(evs.Items) != 2 || evs.Items[0].Action != "token.create" || evs.Items[1].Action != "token.revoke" {
 		t.Fatalf("operator's audit trail = %+v, want token.create then token.revoke", evs.Items)

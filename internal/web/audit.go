@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/apiv1"
 )
 
 func (s *Server) handleAuditList() http.Handler {
@@ -22,7 +23,7 @@ func (s *Server) handleAuditList() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		out := List[patchbay.AuditEvent]{Items: nonNil(evs)}
+		out := apiv1.List[patchbay.AuditEvent]{Items: nonNil(evs)}
 		if len(evs) == f.Limit {
 			out.NextCursor = strconv.FormatInt(evs[len(evs)-1].Seq, 10)
 		}
@@ -59,25 +60,18 @@ func auditFilter(r *http.Request) (patchbay.AuditFilter, error) {
 	return f, err
 }
 
-// AuditVerification is the answer of GET /api/v1/audit/verify.
-type AuditVerification struct {
-	OK      bool                 `json:"ok"`
-	Checked int64                `json:"checked"`
-	Break   *patchbay.ChainBreak `json:"break,omitempty"`
-}
-
 func (s *Server) handleAuditVerify() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, err := s.store.VerifyAudit(r.Context())
 		var br *patchbay.ChainBreak
 		if errors.As(err, &br) {
-			writeJSON(w, http.StatusOK, AuditVerification{Checked: n, Break: br})
+			writeJSON(w, http.StatusOK, apiv1.AuditVerification{Checked: n, Break: br})
 			return
 		}
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, AuditVerification{OK: true, Checked: n})
+		writeJSON(w, http.StatusOK, apiv1.AuditVerification{OK: true, Checked: n})
 	})
 }

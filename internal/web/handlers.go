@@ -6,18 +6,12 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/apiv1"
 )
-
-// List is the shape of every listing: a page of items and, when there may
-// be more, the cursor that fetches the next page.
-type List[T any] struct {
-	Items      []T    `json:"items"`
-	NextCursor string `json:"next_cursor,omitempty"`
-}
 
 func (s *Server) handleHealthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.version})
+		writeJSON(w, http.StatusOK, apiv1.Health{Status: "ok", Version: s.version})
 	})
 }
 
@@ -29,35 +23,22 @@ func (s *Server) handleReadyz() http.Handler {
 			writeError(w, r, s.log, &patchbay.Error{Code: patchbay.EUnavailable, Message: "the store does not answer", Err: err})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready", "store": string(s.store.Engine())})
+		writeJSON(w, http.StatusOK, apiv1.Health{Status: "ready", Version: s.version, Store: string(s.store.Engine())})
 	})
-}
-
-// WhoAmI is the answer of GET /api/v1/whoami.
-type WhoAmI struct {
-	User        patchbay.User         `json:"user"`
-	Token       patchbay.Token        `json:"token"`
-	Permissions []patchbay.Permission `json:"permissions"`
 }
 
 func (s *Server) handleWhoami() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := caller(r)
-		writeJSON(w, http.StatusOK, WhoAmI{User: *p.user, Token: *p.token, Permissions: patchbay.RolePermissions[p.user.Role]})
+		writeJSON(w, http.StatusOK, apiv1.WhoAmI{User: *p.user, Token: *p.token, Permissions: patchbay.RolePermissions[p.user.Role]})
 	})
-}
-
-// RoleInfo is one row of GET /api/v1/roles.
-type RoleInfo struct {
-	Role        patchbay.Role         `json:"role"`
-	Permissions []patchbay.Permission `json:"permissions"`
 }
 
 func (s *Server) handleRoles() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		out := List[RoleInfo]{}
+		out := apiv1.List[apiv1.RoleInfo]{}
 		for _, role := range patchbay.Roles {
-			out.Items = append(out.Items, RoleInfo{Role: role, Permissions: patchbay.RolePermissions[role]})
+			out.Items = append(out.Items, apiv1.RoleInfo{Role: role, Permissions: patchbay.RolePermissions[role]})
 		}
 		writeJSON(w, http.StatusOK, out)
 	})

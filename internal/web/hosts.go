@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/apiv1"
 )
 
 func (s *Server) handleHostsList() http.Handler {
@@ -31,7 +32,7 @@ func (s *Server) handleHostsList() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		out := List[patchbay.Host]{Items: nonNil(hosts)}
+		out := apiv1.List[patchbay.Host]{Items: nonNil(hosts)}
 		if len(hosts) == f.Limit {
 			out.NextCursor = strconv.FormatInt(hosts[len(hosts)-1].ID, 10)
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/apiv1"
 )
 
 // statusOf is the one table from error codes to HTTP statuses.
@@ -23,18 +24,6 @@ var statusOf = map[patchbay.ErrorCode]int{
 	patchbay.EInternal:         http.StatusInternalServerError,
 }
 
-// Problem is an RFC 9457 problem details body, with patchbay's error code
-// and, for input errors, the field at fault.
-type Problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail"`
-	Instance string `json:"instance,omitempty"`
-	Code     string `json:"code"`
-	Field    string `json:"field,omitempty"`
-}
-
 // problemTypeBase prefixes the type URI of every problem; the document at
 // docs/api.md#errors describes each code.
 const problemTypeBase = "https://patchbay.dev/problems/"
@@ -47,7 +36,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if status == 0 {
 		status = http.StatusInternalServerError
 	}
-	p := Problem{
+	p := apiv1.Problem{
 		Type:     problemTypeBase + string(code),
 		Title:    http.StatusText(status),
 		Status:   status,

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/apiv1"
 )
 
 func (s *Server) handleTokensList() http.Handler {
@@ -27,30 +28,13 @@ func (s *Server) handleTokensList() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, List[patchbay.Token]{Items: nonNil(toks)})
+		writeJSON(w, http.StatusOK, apiv1.List[patchbay.Token]{Items: nonNil(toks)})
 	})
-}
-
-// CreateTokenRequest is the body of POST /api/v1/tokens. User defaults to
-// the caller; naming another user needs tokens:all. ExpiresIn is a Go
-// duration such as "720h"; ExpiresAt an RFC 3339 time; give at most one.
-type CreateTokenRequest struct {
-	Name      string `json:"name"`
-	User      string `json:"user,omitempty"`
-	ExpiresAt string `json:"expires_at,omitempty"`
-	ExpiresIn string `json:"expires_in,omitempty"`
-}
-
-// CreatedToken is the answer of POST /api/v1/tokens: the only time the
-// secret is shown.
-type CreatedToken struct {
-	patchbay.Token
-	Secret string `json:"secret"`
 }
 
 func (s *Server) handleTokensCreate() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req CreateTokenRequest
+		var req apiv1.CreateTokenRequest
 		if err := decode(r, s.maxBody, &req); err != nil {
 			writeError(w, r, s.log, err)
 			return
@@ -90,7 +74,7 @@ func (s *Server) handleTokensCreate() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, CreatedToken{Token: *tok, Secret: secret})
+		writeJSON(w, http.StatusCreated, apiv1.CreatedToken{Token: *tok, Secret: secret})
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/apiv1"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
@@ -14,19 +15,13 @@ func (s *Server) handleUsersList() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, List[patchbay.User]{Items: nonNil(users)})
+		writeJSON(w, http.StatusOK, apiv1.List[patchbay.User]{Items: nonNil(users)})
 	})
-}
-
-// CreateUserRequest is the body of POST /api/v1/users.
-type CreateUserRequest struct {
-	Name string        `json:"name"`
-	Role patchbay.Role `json:"role"`
 }
 
 func (s *Server) handleUsersCreate() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req CreateUserRequest
+		var req apiv1.CreateUserRequest
 		if err := decode(r, s.maxBody, &req); err != nil {
 			writeError(w, r, s.log, err)
 			return
@@ -51,16 +46,9 @@ func (s *Server) handleUsersGet() http.Handler {
 	})
 }
 
-// UpdateUserRequest is the body of PATCH /api/v1/users/{name}; absent
-// fields stay as they are.
-type UpdateUserRequest struct {
-	Role     *patchbay.Role `json:"role,omitempty"`
-	Disabled *bool          `json:"disabled,omitempty"`
-}
-
 func (s *Server) handleUsersUpdate() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req UpdateUserRequest
+		var req apiv1.UpdateUserRequest
 		if err := decode(r, s.maxBody, &req); err != nil {
 			writeError(w, r, s.log, err)
 			return

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/patchbay/patchbay/internal/certs"
+	"github.com/patchbay/patchbay/internal/store"
+	"github.com/patchbay/patchbay/internal/web"
+)
+
+// storeFlags are --data-dir and --database, the same on every command that
+// opens the store itself.
+type storeFlags struct {
+	dataDir  string
+	database string
+}
+
+func (f *storeFlags) add(cmd *cobra.Command, e *env) {
+	cmd.Flags().StringVar(&f.dataDir, "data-dir", defaultDataDir(e.getenv), "directory of server state (created if missing)")
+	cmd.Flags().StringVar(&f.database, "database", "sqlite:", `store: "sqlite:" (a file in --data-dir), "sqlite:PATH" or "postgres://…"`)
+}
+
+func defaultDataDir(getenv func(string) string) string {
+	if d := getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "patchbay")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "share", "patchbay")
+	}
+	return "patchbay-data"
+}
+
+// open makes the data directory and opens (and migrates) the store.
+func (f *storeFlags) open(ctx context.Context, log *slog.Logger) (*store.Store, error) {
+	if f.dataDir == "" {
+		return nil, usageErrorf("--data-dir is empty")
+	}
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return nil, usageErrorf("--data-dir %s: %v", f.dataDir, err)
+	}
+	loc, err := store.ParseLocation(f.database, f.dataDir)
+	if err != nil {
+		return nil, usageErrorf("--database: %v", err)
+	}
+	s, err := store.Open(ctx, loc, store.Options{Logger: log.With("component", "store")})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return s, nil
+}
+
+type serverOptions struct {
+	store           storeFlags
+	listen          string
+	tlsCert, tlsKey string
+	maxBody         int64
+	logLevel        string
+	logFormat       string
+	shutdownTimeout time.Duration
+}
+
+func newServerCommand(e *env) *cobra.Command {
+	var o serverOptions
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the patchbay server: API, scheduler and feed sync",
+		Long: `Run the patchbay server.
+
+On first start against an empty store it creates the user "admin" and prints
+an API token for it, once. Listening beyond loopback without --tls-cert and
+--tls-key, it makes a self-signed certificate in --data-dir and prints its
+fingerprint for clients' --server-fingerprint.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runServer(cmd.Context(), e, o)
+		},
+	}
+	o.store.add(cmd, e)
+	cmd.Flags().StringVar(&o.listen, "listen", "127.0.0.1:8080", "address to listen on")
+	cmd.Flags().StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM); with --tls-key")
+	cmd.Flags().StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM); with --tls-cert")
+	cmd.Flags().Int64Var(&o.maxBody, "max-body-bytes", web.DefaultMaxBodyBytes, "largest request body accepted")
+	cmd.Flags().StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "text or json")
+	cmd.Flags().DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let requests finish on SIGINT/SIGTERM")
+	return cmd
+}
+
+func (o *serverOptions) validate() error {
+	_, port, err := net.SplitHostPort(o.listen)
+	if err != nil {
+		return usageErrorf("--listen %q: want HOST:PORT, such as 127.0.0.1:8080: %v", o.listen, err)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return usageErrorf("--listen %q: bad port: %v", o.listen, err)
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usageErrorf("--tls-cert and --tls-key go together: give both or neither")
+	}
+	if o.maxBody < 1024 {
+		return usageErrorf("--max-body-bytes %d: want at least 1024", o.maxBody)
+	}
+	if o.shutdownTimeout <= 0 {
+		return usageErrorf("--shutdown-timeout %v: want a positive duration", o.shutdownTimeout)
+	}
+	return nil
+}
+
+// loopbackHost reports whether a listen host is only reachable from this
+// machine.
+func loopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func runServer(ctx context.Context, e *env, o serverOptions) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	log, err := newLogger(e.stderr, o.logLevel, o.logFormat)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	st, err := o.store.open(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	boot, err := st.Bootstrap(ctx, false)
+	if err != nil {
+		return err
+	}
+	if boot.CreatedAdmin {
+		fmt.Fprintf(e.stdout, "patchbay: created user admin; its API token, shown only now:\n\n    %s\n\n", boot.Secret)
+	}
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return usageErrorf("--listen %s: %v", o.listen, err)
+	}
+	scheme := "http"
+	host, _, _ := net.SplitHostPort(o.listen)
+	tlsCfg, err := serverTLS(o, host, e, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+		scheme = "https"
+	}
+	reg := prometheus.NewRegistry()
+	handler := web.New(web.Config{
+		Store:        st,
+		Logger:       log.With("component", "web"),
+		Registry:     reg,
+		MaxBodyBytes: o.maxBody,
+		Version:      buildVersion(),
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "store", st.Location().String(), "startup", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "patchbay server listening on %s://%s\n", scheme, ln.Addr())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", o.shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// serverTLS decides how the server speaks: the given certificate; plain
+// HTTP on loopback; otherwise a self-signed certificate kept in the data
+// directory, whose fingerprint it prints.
+func serverTLS(o serverOptions, host string, e *env, log *slog.Logger) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	switch {
+	case o.tlsCert != "":
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return nil, usageErrorf("--tls-cert/--tls-key: %v", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+		return cfg, nil
+	case loopbackHost(host):
+		return nil, nil
+	}
+	cert, created, err := certs.LoadOrCreateSelfSigned(o.store.dataDir, []string{host}, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	fp := certs.Fingerprint(cert.Certificate[0])
+	if created {
+		log.Info("made a self-signed certificate", "path", filepath.Join(o.store.dataDir, certs.SelfSignedCert))
+	}
+	fmt.Fprintf(e.stdout, "patchbay: TLS with a self-signed certificate; clients pass --server-fingerprint %s\n", fp)
+	cfg.Certificates = []tls.Certificate{cert}
+	return cfg, nil
+}

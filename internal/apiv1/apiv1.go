@@ -1,0 +1,83 @@
+// Package apiv1 holds the JSON bodies of patchbay's user API, version 1:
+// what internal/web answers and internal/client sends and reads. It
+// depends only on the domain, so the client (and through it the CLI and
+// the agent) never imports the server.
+package apiv1
+
+import "github.com/patchbay/patchbay"
+
+// List is the shape of every listing: a page of items and, when there may
+// be more, the cursor that fetches the next page.
+type List[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// Problem is an RFC 9457 problem details body, with patchbay's error code
+// and, for input errors, the field at fault.
+type Problem struct {
+	Type     string `json:"type"`
+	Title    string `json:"title"`
+	Status   int    `json:"status"`
+	Detail   string `json:"detail"`
+	Instance string `json:"instance,omitempty"`
+	Code     string `json:"code"`
+	Field    string `json:"field,omitempty"`
+}
+
+// WhoAmI is the answer of GET /api/v1/whoami.
+type WhoAmI struct {
+	User        patchbay.User         `json:"user"`
+	Token       patchbay.Token        `json:"token"`
+	Permissions []patchbay.Permission `json:"permissions"`
+}
+
+// RoleInfo is one row of GET /api/v1/roles.
+type RoleInfo struct {
+	Role        patchbay.Role         `json:"role"`
+	Permissions []patchbay.Permission `json:"permissions"`
+}
+
+// CreateUserRequest is the body of POST /api/v1/users.
+type CreateUserRequest struct {
+	Name string        `json:"name"`
+	Role patchbay.Role `json:"role"`
+}
+
+// UpdateUserRequest is the body of PATCH /api/v1/users/{name}; absent
+// fields stay as they are.
+type UpdateUserRequest struct {
+	Role     *patchbay.Role `json:"role,omitempty"`
+	Disabled *bool          `json:"disabled,omitempty"`
+}
+
+// CreateTokenRequest is the body of POST /api/v1/tokens. User defaults to
+// the caller; naming another user needs tokens:all. ExpiresIn is a Go
+// duration such as "720h"; ExpiresAt an RFC 3339 time; give at most one.
+type CreateTokenRequest struct {
+	Name      string `json:"name"`
+	User      string `json:"user,omitempty"`
+	ExpiresAt string `json:"expires_at,omitempty"`
+	ExpiresIn string `json:"expires_in,omitempty"`
+}
+
+// CreatedToken is the answer of POST /api/v1/tokens: the only time the
+// secret is shown.
+type CreatedToken struct {
+	patchbay.Token
+	Secret string `json:"secret"`
+}
+
+// AuditVerification is the answer of GET /api/v1/audit/verify.
+type AuditVerification struct {
+	OK      bool                 `json:"ok"`
+	Checked int64                `json:"checked"`
+	Break   *patchbay.ChainBreak `json:"break,omitempty"`
+}
+
+// Health is the answer of /healthz and /readyz.
+type Health struct {
+	Status  string `json:"status"`
+	Version string `json:"version,omitempty"`
+	Store   string `json:"store,omitempty"`
+}
