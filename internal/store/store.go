@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -105,6 +106,10 @@ type Store struct {
 	write *sql.DB // writers: one connection on SQLite (one writer), the same pool on PostgreSQL
 	log   *slog.Logger
 	now   func() time.Time
+
+	// stmts caches prepared read statements by SQL text: SQLite would
+	// otherwise parse every query anew, which dominates a short read.
+	stmts sync.Map // string -> *sql.Stmt
 }
 
 // Options are the optional parts of Open.
@@ -191,6 +196,7 @@ func (s *Store) openPostgres(ctx context.Context) error {
 
 // Close releases the store's connections.
 func (s *Store) Close() error {
+	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	err := s.read.Close()
 	if s.write != s.read {
 		err = errors.Join(err, s.write.Close())
@@ -234,14 +240,52 @@ func (s *Store) rebind(q string) string {
 	return b.String()
 }
 
+// prepared returns the cached prepared statement of read query q.
+func (s *Store) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.read.PrepareContext(ctx, s.rebind(q))
+	if err != nil {
+		return nil, classify(err)
+	}
+	if prev, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// rowResult is a single-row read's result: a row, or the error that kept
+// the statement from being prepared.
+type rowResult struct {
+	row *sql.Row
+	err error
+}
+
+func (r rowResult) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.row.Scan(dest...)
+}
+
 // queryRow runs a single-row read outside any transaction.
-func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return s.read.QueryRowContext(ctx, s.rebind(q), args...)
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) rowResult {
+	st, err := s.prepared(ctx, q)
+	if err != nil {
+		return rowResult{err: err}
+	}
+	return rowResult{row: st.QueryRowContext(ctx, args...)}
 }
 
 // query runs a read outside any transaction.
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	rows, err := s.read.QueryContext(ctx, s.rebind(q), args...)
+	st, err := s.prepared(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	return rows, classify(err)
 }
 

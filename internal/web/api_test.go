@@ -80,7 +80,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	}
 }
 
-func auditCount(t *testing.T, f *fixture) int64 {
+func auditCount(t testing.TB, f *fixture) int64 {
 	t.Helper()
 	n, err := f.store.VerifyAudit(context.Background())
 	if err != nil {

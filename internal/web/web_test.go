@@ -24,7 +24,7 @@ type fixture struct {
 	spare  int64 // a token of the-viewer that route walks may revoke
 }
 
-func newFixture(t *testing.T, eng store.Engine) *fixture {
+func newFixture(t testing.TB, eng store.Engine) *fixture {
 	t.Helper()
 	s := storetest.Open(t, eng)
 	f := &fixture{store: s, server: web.New(web.Config{Store: s, MaxBodyBytes: 4096}), tokens: map[patchbay.Role]string{}}
@@ -49,7 +49,7 @@ func newFixture(t *testing.T, eng store.Engine) *fixture {
 }
 
 // do sends a request from loopback (or from remote) with token and body.
-func (f *fixture) do(t *testing.T, method, path, token, body string, remote bool) *httptest.ResponseRecorder {
+func (f *fixture) do(t testing.TB, method, path, token, body string, remote bool) *httptest.ResponseRecorder {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
