@@ -16,14 +16,14 @@ import (
 	"github.com/patchbay/patchbay/internal/store"
 )
 
-// version is the build's version; release builds set it with
-// -ldflags "-X main.version=v1.2.3". Without it, the module's build
+// buildVersionOverride is the build's version when release builds set it
+// with -ldflags "-X main.buildVersionOverride=v1.2.3". Without it, the module's build
 // information names the VCS revision.
-var version = ""
+var buildVersionOverride = ""
 
 func buildVersion() string {
-	if version != "" {
-		return version
+	if buildVersionOverride != "" {
+		return buildVersionOverride
 	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
@@ -92,6 +92,7 @@ func newRootCommand(ctx context.Context, e *env) *cobra.Command {
 		newTokensCommand(e),
 		newAuditCommand(e),
 		newHostsCommand(e),
+		newVercmpCommand(e),
 		newVersionCommand(e),
 	)
 	return root
