@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -34,7 +35,7 @@ func InventoryHash(inv Inventory) string {
 	h := sha256.New()
 	var b strings.Builder
 	field := func(s string) {
-		b.WriteString(itoa(len(s)))
+		b.WriteString(strconv.Itoa(len(s)))
 		b.WriteByte(':')
 		b.WriteString(s)
 	}
@@ -69,18 +70,4 @@ func InventoryHash(inv Inventory) string {
 		flush()
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var buf [20]byte
-	i := len(buf)
-	for n > 0 {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(buf[i:])
 }

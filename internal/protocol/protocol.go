@@ -1,10 +1,14 @@
 // Package protocol is the wire between agent and server: the messages under
 // /agent/v1/ and the protocol version. The agent and the server both import
-// it; it imports only the domain's standard-library-only peers. Add a
+// it; it imports only the domain. Add a
 // capability by adding fields (never changing one) and bumping Version.
 package protocol
 
-import "time"
+import (
+	"time"
+
+	"github.com/patchbay/patchbay"
+)
 
 // Version is the agent protocol's version. 1: enrollment, check-in with
 // facts and an inventory hash, compressed inventory upload.
@@ -87,15 +91,8 @@ type CheckInResponse struct {
 	ServerTime time.Time `json:"server_time"`
 }
 
-// Package is one installed package.
-type Package struct {
-	Ecosystem     string `json:"ecosystem"` // deb, rpm, apk
-	Name          string `json:"name"`
-	Version       string `json:"version"`
-	Arch          string `json:"arch"`
-	SourceName    string `json:"source_name,omitempty"`    // when it differs from Name
-	SourceVersion string `json:"source_version,omitempty"` // when it differs from Version
-}
+// Package is one installed package, as the domain defines it.
+type Package = patchbay.Package
 
 // Update is one available update as the host's package manager sees it.
 type Update struct {

@@ -110,13 +110,25 @@ type Store struct {
 	// stmts caches prepared read statements by SQL text: SQLite would
 	// otherwise parse every query anew, which dominates a short read.
 	stmts sync.Map // string -> *sql.Stmt
+
+	interned internCache
+	seen     seenBatcher
+	stopSeen chan struct{}
+	seenDone chan struct{}
 }
 
 // Options are the optional parts of Open.
 type Options struct {
 	Logger *slog.Logger
 	Now    func() time.Time // the clock; time.Now when nil
+	// SeenFlushInterval is how often batched last-seen times are written
+	// (DefaultSeenFlushInterval when zero): the most a host's last-seen time
+	// lags, and the most a killed server loses of them.
+	SeenFlushInterval time.Duration
 }
+
+// DefaultSeenFlushInterval bounds the lag of hosts' last-seen times.
+const DefaultSeenFlushInterval = time.Second
 
 // Open connects to the store at loc, creates it when it does not exist
 // (SQLite), and migrates it to the current schema. It refuses, changing
@@ -142,9 +154,15 @@ func Open(ctx context.Context, loc Location, opt Options) (*Store, error) {
 		return nil, err
 	}
 	if err := s.migrate(ctx); err != nil {
-		s.Close()
+		s.closeDB()
 		return nil, err
 	}
+	interval := opt.SeenFlushInterval
+	if interval <= 0 {
+		interval = DefaultSeenFlushInterval
+	}
+	s.stopSeen, s.seenDone = make(chan struct{}), make(chan struct{})
+	go s.flushSeenLoop(interval, s.stopSeen, s.seenDone)
 	return s, nil
 }
 
@@ -170,7 +188,7 @@ func (s *Store) openSQLite(ctx context.Context) error {
 	s.read.SetMaxIdleConns(8)
 	s.read.SetConnMaxIdleTime(0)
 	if err := s.write.PingContext(ctx); err != nil {
-		s.Close()
+		s.closeDB()
 		return fmt.Errorf("open %s: %w", s.loc, classify(err))
 	}
 	return nil
@@ -194,8 +212,22 @@ func (s *Store) openPostgres(ctx context.Context) error {
 	return nil
 }
 
-// Close releases the store's connections.
+// Close writes pending last-seen times and releases the store's
+// connections.
 func (s *Store) Close() error {
+	var err error
+	if s.stopSeen != nil {
+		close(s.stopSeen)
+		<-s.seenDone
+		s.stopSeen = nil
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = s.FlushSeen(ctx)
+		cancel()
+	}
+	return errors.Join(err, s.closeDB())
+}
+
+func (s *Store) closeDB() error {
 	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 	err := s.read.Close()
 	if s.write != s.read {
@@ -286,6 +318,13 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 		return nil, err
 	}
 	rows, err := st.QueryContext(ctx, args...)
+	return rows, classify(err)
+}
+
+// queryUncached runs a read whose SQL text varies (IN lists of varying
+// length), so preparing and caching it would only grow the cache.
+func (s *Store) queryUncached(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	rows, err := s.read.QueryContext(ctx, s.rebind(q), args...)
 	return rows, classify(err)
 }
 

@@ -1,0 +1,72 @@
+package patchbay
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Package is one installed package: the same (ecosystem, name, version,
+// arch, source) anywhere in the fleet is one Package. SourceName and
+// SourceVersion are empty when they equal Name and Version; Debian
+// advisories name source packages, so matching uses Source().
+type Package struct {
+	Ecosystem     string `json:"ecosystem"` // deb, rpm, apk
+	Name          string `json:"name"`
+	Version       string `json:"version"`
+	Arch          string `json:"arch"`
+	SourceName    string `json:"source_name,omitempty"`
+	SourceVersion string `json:"source_version,omitempty"`
+}
+
+// Source returns the source package's name and version, falling back to
+// the binary's own.
+func (p Package) Source() (name, version string) {
+	name, version = p.SourceName, p.SourceVersion
+	if name == "" {
+		name = p.Name
+	}
+	if version == "" {
+		version = p.Version
+	}
+	return name, version
+}
+
+// Ecosystems of packages patchbay reads.
+var packageEcosystems = map[string]bool{"deb": true, "rpm": true, "apk": true}
+
+// ValidatePackage bounds a package as agents report it: a known ecosystem,
+// a name and version of at most 256 bytes without control characters or
+// spaces, an arch of at most 32. field names it in the error.
+func ValidatePackage(field string, p Package) error {
+	if !packageEcosystems[p.Ecosystem] {
+		return FieldError(EUnprocessable, field+".ecosystem", "unknown ecosystem %q (want deb, rpm or apk)", truncate(p.Ecosystem, 20))
+	}
+	if p.Name == "" || p.Version == "" {
+		return FieldError(EUnprocessable, field, "a package needs a name and a version")
+	}
+	for name, v := range map[string]string{"name": p.Name, "version": p.Version, "source_name": p.SourceName, "source_version": p.SourceVersion} {
+		if err := ValidateText(field+"."+name, v, 256); err != nil {
+			return err
+		}
+		if strings.ContainsRune(v, ' ') {
+			return FieldError(EUnprocessable, field+"."+name, "%q contains a space", truncate(v, 80))
+		}
+	}
+	return ValidateText(field+".arch", p.Arch, 32)
+}
+
+// ValidateText refuses text longer than max bytes, not UTF-8, or holding
+// control characters.
+func ValidateText(field, v string, max int) error {
+	if len(v) > max {
+		return FieldError(EUnprocessable, field, "longer than %d bytes", max)
+	}
+	if !utf8.ValidString(v) {
+		return FieldError(EUnprocessable, field, "not valid UTF-8")
+	}
+	if strings.IndexFunc(v, unicode.IsControl) >= 0 {
+		return FieldError(EUnprocessable, field, "contains control characters")
+	}
+	return nil
+}
