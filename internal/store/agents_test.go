@@ -16,7 +16,7 @@ import (
 func facts(host, machine string) protocol.Facts {
 	return protocol.Facts{Hostname: host, MachineID: machine, Kernel: "6.1.0-28-amd64", Arch: "x86_64",
 		OSRelease: map[string]string{"ID": "debian", "VERSION_ID": "12", "VERSION_CODENAME": "bookworm"},
-		BootTime: time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC), TimeZone: "Europe/Berlin", AgentVersion: "test", ProtocolVersion: protocol.Version}
+		BootTime:  time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC), TimeZone: "Europe/Berlin", AgentVersion: "test", ProtocolVersion: protocol.Version}
 }
 
 func inventory(pkgs ...string) protocol.Inventory {
