@@ -4,7 +4,10 @@
 // the agent) never imports the server.
 package apiv1
 
-import "github.com/patchbay/patchbay"
+import (
+	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/protocol"
+)
 
 // List is the shape of every listing: a page of items and, when there may
 // be more, the cursor that fetches the next page.
@@ -80,4 +83,50 @@ type Health struct {
 	Status  string `json:"status"`
 	Version string `json:"version,omitempty"`
 	Store   string `json:"store,omitempty"`
+}
+
+// CreateEnrollSecretRequest is the body of POST /api/v1/enroll-secrets.
+type CreateEnrollSecretRequest struct {
+	Name      string   `json:"name"`
+	ExpiresAt string   `json:"expires_at,omitempty"` // RFC 3339
+	ExpiresIn string   `json:"expires_in,omitempty"` // Go duration, e.g. 720h
+	MaxUses   *int     `json:"max_uses,omitempty"`
+	Labels    []string `json:"labels,omitempty"`
+	Groups    []string `json:"groups,omitempty"`
+}
+
+// CreatedEnrollSecret is the answer of POST /api/v1/enroll-secrets: the only
+// time the secret is shown.
+type CreatedEnrollSecret struct {
+	patchbay.EnrollSecret
+	Secret string `json:"secret"`
+}
+
+// UpdateHostRequest is the body of PATCH /api/v1/hosts/{id}; absent fields
+// stay as they are.
+type UpdateHostRequest struct {
+	Labels      *[]string             `json:"labels,omitempty"`
+	Groups      *[]string             `json:"groups,omitempty"`
+	Criticality *patchbay.Criticality `json:"criticality,omitempty"`
+	Owner       *string               `json:"owner,omitempty"`
+}
+
+// ResolveDuplicateRequest is the body of POST
+// /api/v1/hosts/{id}/resolve-duplicate: "merge" (the same machine
+// re-enrolled: the original host takes over) or "keep" (different machines).
+type ResolveDuplicateRequest struct {
+	Action string `json:"action"`
+}
+
+// HostPackages is the answer of GET /api/v1/hosts/{id}/packages.
+type HostPackages struct {
+	Packages []patchbay.Package `json:"packages"`
+	Updates  []protocol.Update  `json:"updates"`
+}
+
+// PackageHost is one answer of GET /api/v1/packages/{name}/hosts.
+type PackageHost struct {
+	HostID   int64            `json:"host_id"`
+	Hostname string           `json:"hostname"`
+	Package  patchbay.Package `json:"package"`
 }

@@ -58,6 +58,11 @@ func (s *Server) checkerFor(rt Route) func(*http.Request) (*http.Request, error)
 		}
 	case ClassUser:
 		return func(r *http.Request) (*http.Request, error) { return s.authUser(r, rt.Perm) }
+	case ClassEnroll:
+		// The enroll secret is in the body; the handler checks it.
+		return func(r *http.Request) (*http.Request, error) { return r, nil }
+	case ClassAgent:
+		return s.authHost
 	}
 	return func(r *http.Request) (*http.Request, error) {
 		return r, patchbay.Errorf(patchbay.EForbidden, "route has no access class")

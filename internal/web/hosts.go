@@ -3,30 +3,62 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/internal/apiv1"
+	"github.com/patchbay/patchbay/internal/store"
 )
+
+// hostFilter reads GET /api/v1/hosts's query. stale=DURATION lists hosts
+// not seen for that long; online=DURATION those seen within it.
+func (s *Server) hostFilter(r *http.Request) (patchbay.HostFilter, error) {
+	if err := checkQuery(r, "label", "group", "owner", "os", "stale", "online", "reboot_required", "duplicates", "retired", "cursor", "limit"); err != nil {
+		return patchbay.HostFilter{}, err
+	}
+	q := r.URL.Query()
+	f := patchbay.HostFilter{Label: q.Get("label"), Group: q.Get("group"), Owner: q.Get("owner"), OS: q.Get("os")}
+	for name, dst := range map[string]*time.Time{"stale": &f.SeenBefore, "online": &f.SeenSince} {
+		if v := q.Get(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return f, patchbay.FieldError(patchbay.EInvalid, name, "want a positive duration such as 15m or 24h, got %q", v)
+			}
+			*dst = s.now().Add(-d)
+		}
+	}
+	for name, dst := range map[string]*bool{"duplicates": &f.Duplicates, "retired": &f.Retired} {
+		if v := q.Get(name); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return f, patchbay.FieldError(patchbay.EInvalid, name, "want true or false, got %q", v)
+			}
+			*dst = b
+		}
+	}
+	if v := q.Get("reboot_required"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return f, patchbay.FieldError(patchbay.EInvalid, "reboot_required", "want true or false, got %q", v)
+		}
+		f.RebootRequired = &b
+	}
+	var err error
+	if f.Cursor, err = queryInt(r, "cursor", 0, 0, 1<<62); err != nil {
+		return f, err
+	}
+	limit, err := queryInt(r, "limit", 100, 1, 1000)
+	f.Limit = int(limit)
+	return f, err
+}
 
 func (s *Server) handleHostsList() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := checkQuery(r, "label", "group", "owner", "cursor", "limit"); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		q := r.URL.Query()
-		f := patchbay.HostFilter{Label: q.Get("label"), Group: q.Get("group"), Owner: q.Get("owner")}
-		var err error
-		if f.Cursor, err = queryInt(r, "cursor", 0, 0, 1<<62); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		limit, err := queryInt(r, "limit", 100, 1, 1000)
+		f, err := s.hostFilter(r)
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
-		f.Limit = int(limit)
 		hosts, err := s.store.Hosts(r.Context(), f)
 		if err != nil {
 			writeError(w, r, s.log, err)
@@ -35,6 +67,139 @@ func (s *Server) handleHostsList() http.Handler {
 		out := apiv1.List[patchbay.Host]{Items: nonNil(hosts)}
 		if len(hosts) == f.Limit {
 			out.NextCursor = strconv.FormatInt(hosts[len(hosts)-1].ID, 10)
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+func (s *Server) handleHostGet() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		h, err := s.store.Host(r.Context(), id)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, h)
+	})
+}
+
+func (s *Server) handleHostPackages() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if _, err := s.store.Host(r.Context(), id); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		pkgs, upds, err := s.store.HostPackages(r.Context(), id)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		out := apiv1.HostPackages{Packages: nonNil(pkgs), Updates: nonNil(upds)}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+func (s *Server) handleHostUpdate() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		var req apiv1.UpdateHostRequest
+		if err := decode(r, s.maxBody, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if req.Labels == nil && req.Groups == nil && req.Criticality == nil && req.Owner == nil {
+			writeError(w, r, s.log, patchbay.FieldError(patchbay.EUnprocessable, "body", "nothing to change: give labels, groups, criticality or owner"))
+			return
+		}
+		h, err := s.store.UpdateHost(r.Context(), caller(r).actor(), id, store.HostUpdate{Labels: req.Labels, Groups: req.Groups,
+			Criticality: req.Criticality, Owner: req.Owner})
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, h)
+	})
+}
+
+func (s *Server) handleHostRetire() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		h, err := s.store.RetireHost(r.Context(), caller(r).actor(), id)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, h)
+	})
+}
+
+func (s *Server) handleHostResolveDuplicate() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		var req apiv1.ResolveDuplicateRequest
+		if err := decode(r, s.maxBody, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if req.Action != "merge" && req.Action != "keep" {
+			writeError(w, r, s.log, patchbay.FieldError(patchbay.EUnprocessable, "action", "want merge or keep, got %q", req.Action))
+			return
+		}
+		h, err := s.store.ResolveDuplicate(r.Context(), caller(r).actor(), id, req.Action == "keep")
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, h)
+	})
+}
+
+func (s *Server) handlePackageHosts() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := checkQuery(r, "limit"); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		name := r.PathValue("name")
+		if err := patchbay.ValidateText("name", name, 256); err != nil || name == "" {
+			writeError(w, r, s.log, patchbay.FieldError(patchbay.EInvalid, "name", "want a package name"))
+			return
+		}
+		limit, err := queryInt(r, "limit", 1000, 1, 100000)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		rows, err := s.store.WhichHosts(r.Context(), name, int(limit))
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		out := apiv1.List[apiv1.PackageHost]{Items: []apiv1.PackageHost{}}
+		for _, ph := range rows {
+			out.Items = append(out.Items, apiv1.PackageHost(ph))
 		}
 		writeJSON(w, http.StatusOK, out)
 	})

@@ -14,6 +14,9 @@ type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+
+	checkins    *prometheus.CounterVec
+	inventories prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -28,8 +31,16 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Help:    "Time to answer HTTP requests, by route.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 		}, []string{"method", "route"}),
+		checkins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "patchbay_agent_checkins_total",
+			Help: "Agent check-ins, by outcome: unchanged, or inventory_needed.",
+		}, []string{"outcome"}),
+		inventories: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "patchbay_agent_inventories_total",
+			Help: "Full inventories received from agents.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.duration,
+	reg.MustRegister(m.requests, m.duration, m.checkins, m.inventories,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/protocol"
 )
 
 // Class is who may call a route and how they prove it.
@@ -14,6 +15,8 @@ const (
 	ClassPublic  Class = "public"  // anyone: health, readiness, the OpenAPI document
 	ClassMetrics Class = "metrics" // anyone from loopback; a token with metrics:read from elsewhere
 	ClassUser    Class = "user"    // a user API token whose role grants Route.Perm
+	ClassEnroll  Class = "enroll"  // an enroll secret, in the body
+	ClassAgent   Class = "agent"   // a host token; the request acts for that host only
 )
 
 // Route is one entry of the API surface.
@@ -50,5 +53,19 @@ func (s *Server) routeTable() []Route {
 		{"GET", "/api/v1/audit/verify", ClassUser, patchbay.PermAuditRead, "Verify the audit chain", s.handleAuditVerify()},
 
 		{"GET", "/api/v1/hosts", ClassUser, patchbay.PermHostsRead, "List hosts", s.handleHostsList()},
+		{"GET", "/api/v1/hosts/{id}", ClassUser, patchbay.PermHostsRead, "Show a host with its facts", s.handleHostGet()},
+		{"GET", "/api/v1/hosts/{id}/packages", ClassUser, patchbay.PermHostsRead, "A host's installed packages and available updates", s.handleHostPackages()},
+		{"PATCH", "/api/v1/hosts/{id}", ClassUser, patchbay.PermHostsWrite, "Change a host's labels, groups, criticality or owner", s.handleHostUpdate()},
+		{"POST", "/api/v1/hosts/{id}/retire", ClassUser, patchbay.PermHostsWrite, "Retire a host", s.handleHostRetire()},
+		{"POST", "/api/v1/hosts/{id}/resolve-duplicate", ClassUser, patchbay.PermHostsWrite, "Merge a possible duplicate into its original, or keep both", s.handleHostResolveDuplicate()},
+		{"GET", "/api/v1/packages/{name}/hosts", ClassUser, patchbay.PermHostsRead, "Which hosts have a package installed", s.handlePackageHosts()},
+
+		{"GET", "/api/v1/enroll-secrets", ClassUser, patchbay.PermEnrollSecrets, "List enroll secrets", s.handleEnrollSecretsList()},
+		{"POST", "/api/v1/enroll-secrets", ClassUser, patchbay.PermEnrollSecrets, "Create an enroll secret", s.handleEnrollSecretsCreate()},
+		{"DELETE", "/api/v1/enroll-secrets/{id}", ClassUser, patchbay.PermEnrollSecrets, "Revoke an enroll secret", s.handleEnrollSecretsRevoke()},
+
+		{"POST", protocol.PathEnroll, ClassEnroll, "", "Enroll a host with an enroll secret", s.handleEnroll()},
+		{"POST", protocol.PathCheckIn, ClassAgent, "", "Check in: facts and inventory hash", s.handleCheckIn()},
+		{"PUT", protocol.PathInventory, ClassAgent, "", "Upload the full inventory (gzip)", s.handleInventory()},
 	}
 }

@@ -27,7 +27,13 @@ type Config struct {
 	MaxBodyBytes int64
 	Version      string
 	Now          func() time.Time
+	// CheckInInterval is what agents are told to wait between check-ins
+	// (DefaultCheckInInterval when zero); they add jitter.
+	CheckInInterval time.Duration
 }
+
+// DefaultCheckInInterval is the agents' check-in interval unless configured.
+const DefaultCheckInInterval = time.Minute
 
 // Server serves the API. Build it with New.
 type Server struct {
@@ -39,6 +45,8 @@ type Server struct {
 	metrics *metrics
 	mux     *http.ServeMux
 	routes  []Route
+
+	checkInInterval time.Duration
 }
 
 // New returns the API handler.
@@ -59,6 +67,10 @@ func New(cfg Config) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.checkInInterval = cfg.CheckInInterval
+	if s.checkInInterval <= 0 {
+		s.checkInInterval = DefaultCheckInInterval
 	}
 	reg := cfg.Registry
 	if reg == nil {

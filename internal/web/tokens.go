@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/internal/apiv1"
@@ -47,27 +46,10 @@ func (s *Server) handleTokensCreate() http.Handler {
 			writeError(w, r, s.log, patchbay.FieldError(patchbay.EForbidden, "user", "role %s may only create its own tokens", p.user.Role))
 			return
 		}
-		var expires *time.Time
-		if req.ExpiresAt != "" {
-			t, err := time.Parse(time.RFC3339, req.ExpiresAt)
-			if err != nil {
-				writeError(w, r, s.log, patchbay.FieldError(patchbay.EInvalid, "expires_at", "want an RFC 3339 time such as 2027-01-01T00:00:00Z, got %q", req.ExpiresAt))
-				return
-			}
-			expires = &t
-		}
-		if req.ExpiresIn != "" {
-			if expires != nil {
-				writeError(w, r, s.log, patchbay.FieldError(patchbay.EUnprocessable, "expires_in", "give expires_in or expires_at, not both"))
-				return
-			}
-			d, err := time.ParseDuration(req.ExpiresIn)
-			if err != nil || d <= 0 {
-				writeError(w, r, s.log, patchbay.FieldError(patchbay.EUnprocessable, "expires_in", "want a positive duration such as 720h, got %q", req.ExpiresIn))
-				return
-			}
-			t := s.now().Add(d)
-			expires = &t
+		expires, err := s.expiry(req.ExpiresAt, req.ExpiresIn)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
 		}
 		tok, secret, err := s.store.CreateToken(r.Context(), p.actor(), req.User, req.Name, expires)
 		if err != nil {

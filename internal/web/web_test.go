@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/store"
 	"github.com/patchbay/patchbay/internal/store/storetest"
 	"github.com/patchbay/patchbay/internal/web"
@@ -22,6 +23,11 @@ type fixture struct {
 	server *web.Server
 	tokens map[patchbay.Role]string
 	spare  int64 // a token of the-viewer that route walks may revoke
+
+	enrollSecret string // a valid enroll secret
+	hostToken    string // the token of an enrolled host
+	victimHost   int64 // a host that route walks may retire
+	victimSecret int64 // an enroll secret that route walks may revoke
 }
 
 func newFixture(t testing.TB, eng store.Engine) *fixture {
@@ -45,6 +51,26 @@ func newFixture(t testing.TB, eng store.Engine) *fixture {
 		t.Fatal(err)
 	}
 	f.spare = spare.ID
+	_, secret, err := s.CreateEnrollSecret(ctx, "system", store.NewEnrollSecret{Name: "fixture"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.enrollSecret = secret
+	e, err := s.Enroll(ctx, protocol.EnrollRequest{EnrollSecret: secret, Facts: protocol.Facts{Hostname: "fixture-host", MachineID: "0123456789abcdef0123456789abcdef"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.hostToken = e.HostToken
+	victim, err := s.Enroll(ctx, protocol.EnrollRequest{EnrollSecret: secret, Facts: protocol.Facts{Hostname: "victim-host"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.victimHost = victim.HostID
+	vs, _, err := s.CreateEnrollSecret(ctx, "system", store.NewEnrollSecret{Name: "victim"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.victimSecret = vs.ID
 	return f
 }
 
@@ -73,14 +99,44 @@ func (f *fixture) do(t testing.TB, method, path, token, body string, remote bool
 
 // samplePath fills a route pattern's parameters with values that exist.
 func (f *fixture) samplePath(pattern string) string {
-	return strings.NewReplacer("{name}", "the-viewer", "{id}", fmt.Sprint(f.spare)).Replace(pattern)
+	id := f.spare
+	switch {
+	case strings.HasPrefix(pattern, "/api/v1/hosts/"):
+		id = f.victimHost
+	case strings.HasPrefix(pattern, "/api/v1/enroll-secrets/"):
+		id = f.victimSecret
+	}
+	name := "the-viewer"
+	if strings.HasPrefix(pattern, "/api/v1/packages/") {
+		name = "bash"
+	}
+	return strings.NewReplacer("{name}", name, "{id}", fmt.Sprint(id)).Replace(pattern)
 }
 
-// sampleBody is a valid body for routes that take one.
-var sampleBody = map[string]string{
-	"POST /api/v1/users":         `{"name":"newuser","role":"viewer"}`,
-	"PATCH /api/v1/users/{name}": `{"role":"viewer"}`,
-	"POST /api/v1/tokens":        `{"name":"another"}`,
+// sampleBody returns a valid body for routes that take one.
+func (f *fixture) sampleBody(rt web.Route) string {
+	switch rt.Method + " " + rt.Pattern {
+	case "POST /api/v1/users":
+		return `{"name":"newuser","role":"viewer"}`
+	case "PATCH /api/v1/users/{name}":
+		return `{"role":"viewer"}`
+	case "POST /api/v1/tokens":
+		return `{"name":"another"}`
+	case "PATCH /api/v1/hosts/{id}":
+		return `{"owner":"team-a"}`
+	case "POST /api/v1/hosts/{id}/resolve-duplicate":
+		return `{"action":"keep"}`
+	case "POST /api/v1/enroll-secrets":
+		return `{"name":"more","max_uses":10}`
+	case "POST /agent/v1/checkin":
+		return `{"facts":{"hostname":"fixture-host"},"inventory_hash":"` + strings.Repeat("a", 64) + `"}`
+	case "PUT /agent/v1/inventory":
+		inv := protocol.Inventory{Packages: []protocol.Package{{Ecosystem: "deb", Name: "bash", Version: "5.2.15-2+b7", Arch: "amd64"}}, Updates: []protocol.Update{}}
+		inv.Hash = protocol.InventoryHash(inv)
+		b, _ := json.Marshal(inv)
+		return string(b)
+	}
+	return ""
 }
 
 // TestRouteClasses walks every registered route with no token, a malformed
@@ -93,7 +149,37 @@ func TestRouteClasses(t *testing.T) {
 	for _, rt := range f.server.Routes() {
 		t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
 			path := f.samplePath(rt.Pattern)
-			body := sampleBody[rt.Method+" "+rt.Pattern]
+			body := f.sampleBody(rt)
+			if rt.Class == web.ClassEnroll {
+				// The credential is the secret in the body; tokens do not count.
+				for _, tok := range append(allTokens(f), "") {
+					if w := f.do(t, rt.Method, path, tok, `{"enroll_secret":"pbe_nope","facts":{"hostname":"x"}}`, true); w.Code != http.StatusUnauthorized {
+						t.Errorf("bad enroll secret with token %.8q: status %d, want 401", tok, w.Code)
+					}
+				}
+				w := f.do(t, rt.Method, path, "", `{"enroll_secret":"`+f.enrollSecret+`","facts":{"hostname":"new-host"}}`, true)
+				if w.Code != http.StatusCreated {
+					t.Errorf("valid enroll secret: status %d, want 201: %s", w.Code, w.Body)
+				}
+				return
+			}
+			if rt.Class == web.ClassAgent {
+				for _, tok := range append(allTokens(f), "", "garbage", unknown) {
+					if w := f.do(t, rt.Method, path, tok, body, true); w.Code != http.StatusUnauthorized {
+						t.Errorf("user or bad token %.8q on an agent route: status %d, want 401", tok, w.Code)
+					}
+				}
+				if w := f.do(t, rt.Method, path, f.hostToken, body, true); w.Code >= 300 {
+					t.Errorf("host token: status %d, want success: %s", w.Code, w.Body)
+				}
+				return
+			}
+			// No user route accepts a host token.
+			if rt.Class == web.ClassUser || rt.Class == web.ClassMetrics {
+				if w := f.do(t, rt.Method, path, f.hostToken, body, true); w.Code != http.StatusUnauthorized {
+					t.Errorf("host token on a %s route: status %d, want 401", rt.Class, w.Code)
+				}
+			}
 			for _, remote := range []bool{false, true} {
 				for _, cred := range []struct{ name, token string }{{"no token", ""}, {"garbage", "garbage"}, {"unknown", unknown}} {
 					w := f.do(t, rt.Method, path, cred.token, body, remote)
@@ -120,6 +206,14 @@ func TestRouteClasses(t *testing.T) {
 			}
 		})
 	}
+}
+
+func allTokens(f *fixture) []string {
+	var out []string
+	for _, r := range patchbay.Roles {
+		out = append(out, f.tokens[r])
+	}
+	return out
 }
 
 // TestOpenAPIMatchesRoutes holds the served document equal to the routes.
