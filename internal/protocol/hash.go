@@ -33,38 +33,50 @@ func InventoryHash(inv Inventory) string {
 	inv.Errors = slices.Clone(inv.Errors)
 	inv.Sort()
 	h := sha256.New()
-	var b strings.Builder
+	buf := make([]byte, 0, 512)
 	field := func(s string) {
-		b.WriteString(strconv.Itoa(len(s)))
-		b.WriteByte(':')
-		b.WriteString(s)
+		buf = strconv.AppendInt(buf, int64(len(s)), 10)
+		buf = append(buf, ':')
+		buf = append(buf, s...)
 	}
 	flush := func() {
-		b.WriteByte('\n')
-		h.Write([]byte(b.String()))
-		b.Reset()
+		buf = append(buf, '\n')
+		h.Write(buf)
+		buf = buf[:0]
 	}
 	for _, p := range inv.Packages {
-		b.WriteString("P")
-		for _, f := range []string{p.Ecosystem, p.Name, p.Version, p.Arch, p.SourceName, p.SourceVersion} {
-			field(f)
-		}
+		buf = append(buf, 'P')
+		field(p.Ecosystem)
+		field(p.Name)
+		field(p.Version)
+		field(p.Arch)
+		field(p.SourceName)
+		field(p.SourceVersion)
 		flush()
 	}
 	for _, u := range inv.Updates {
-		b.WriteString("U")
+		buf = append(buf, 'U')
 		sec := ""
 		if u.Security {
 			sec = "1"
 		}
-		for _, f := range []string{u.Ecosystem, u.Name, u.Arch, u.FromVersion, u.ToVersion, u.SourceName, u.SourceVersion,
-			u.Origin, u.Archive, sec, u.AdvisoryType, u.Severity, strings.Join(u.AdvisoryIDs, ",")} {
-			field(f)
-		}
+		field(u.Ecosystem)
+		field(u.Name)
+		field(u.Arch)
+		field(u.FromVersion)
+		field(u.ToVersion)
+		field(u.SourceName)
+		field(u.SourceVersion)
+		field(u.Origin)
+		field(u.Archive)
+		field(sec)
+		field(u.AdvisoryType)
+		field(u.Severity)
+		field(strings.Join(u.AdvisoryIDs, ","))
 		flush()
 	}
 	for _, e := range inv.Errors {
-		b.WriteString("E")
+		buf = append(buf, 'E')
 		field(e.Source)
 		field(e.Message)
 		flush()
