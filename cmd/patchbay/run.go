@@ -92,6 +92,11 @@ func newRootCommand(ctx context.Context, e *env) *cobra.Command {
 		newTokensCommand(e),
 		newAuditCommand(e),
 		newHostsCommand(e),
+		newPackagesCommand(e),
+		newEnrollSecretsCommand(e),
+		newAgentCommand(e),
+		newSimCommand(e),
+		newDemoCommand(e),
 		newVercmpCommand(e),
 		newVersionCommand(e),
 	)

@@ -25,6 +25,9 @@ import (
 type storeFlags struct {
 	dataDir  string
 	database string
+	// failPoint kills the process at a store fail point (see
+	// failPointFromEnv); nil in normal runs.
+	failPoint func(name string)
 }
 
 func (f *storeFlags) add(cmd *cobra.Command, e *env) {
@@ -54,7 +57,7 @@ func (f *storeFlags) open(ctx context.Context, log *slog.Logger) (*store.Store, 
 	if err != nil {
 		return nil, usageErrorf("--database: %v", err)
 	}
-	s, err := store.Open(ctx, loc, store.Options{Logger: log.With("component", "store")})
+	s, err := store.Open(ctx, loc, store.Options{Logger: log.With("component", "store"), FailPoint: f.failPoint})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -69,6 +72,7 @@ type serverOptions struct {
 	logLevel        string
 	logFormat       string
 	shutdownTimeout time.Duration
+	checkInInterval time.Duration
 }
 
 func newServerCommand(e *env) *cobra.Command {
@@ -95,6 +99,7 @@ fingerprint for clients' --server-fingerprint.`,
 	cmd.Flags().StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "text or json")
 	cmd.Flags().DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let requests finish on SIGINT/SIGTERM")
+	cmd.Flags().DurationVar(&o.checkInInterval, "checkin-interval", web.DefaultCheckInInterval, "how often agents check in (they add ±10% jitter)")
 	return cmd
 }
 
@@ -111,6 +116,9 @@ func (o *serverOptions) validate() error {
 	}
 	if o.maxBody < 1024 {
 		return usageErrorf("--max-body-bytes %d: want at least 1024", o.maxBody)
+	}
+	if o.checkInInterval < time.Second {
+		return usageErrorf("--checkin-interval %v: want at least 1s", o.checkInInterval)
 	}
 	if o.shutdownTimeout <= 0 {
 		return usageErrorf("--shutdown-timeout %v: want a positive duration", o.shutdownTimeout)
@@ -129,9 +137,21 @@ func loopbackHost(host string) bool {
 }
 
 func runServer(ctx context.Context, e *env, o serverOptions) error {
+	return serve(ctx, e, o, nil)
+}
+
+// serve runs the server until ctx ends. ready, when not nil, is called once
+// the server listens, with its URL and the admin token made on this start
+// ("" when the store already had users).
+func serve(ctx context.Context, e *env, o serverOptions, ready func(url, adminToken string)) error {
 	if err := o.validate(); err != nil {
 		return err
 	}
+	fp, err := failPointFromEnv(e.getenv("PATCHBAY_FAILPOINT"))
+	if err != nil {
+		return err
+	}
+	o.store.failPoint = fp
 	log, err := newLogger(e.stderr, o.logLevel, o.logFormat)
 	if err != nil {
 		return err
@@ -167,11 +187,12 @@ func runServer(ctx context.Context, e *env, o serverOptions) error {
 	}
 	reg := prometheus.NewRegistry()
 	handler := web.New(web.Config{
-		Store:        st,
-		Logger:       log.With("component", "web"),
-		Registry:     reg,
-		MaxBodyBytes: o.maxBody,
-		Version:      buildVersion(),
+		Store:           st,
+		Logger:          log.With("component", "web"),
+		Registry:        reg,
+		MaxBodyBytes:    o.maxBody,
+		Version:         buildVersion(),
+		CheckInInterval: o.checkInInterval,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -184,6 +205,9 @@ func runServer(ctx context.Context, e *env, o serverOptions) error {
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	if ready != nil {
+		ready(scheme+"://"+ln.Addr().String(), boot.Secret)
+	}
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)

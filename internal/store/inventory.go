@@ -85,7 +85,11 @@ func (s *Store) PutInventory(ctx context.Context, hs *HostSession, inv protocol.
 		if err != nil {
 			return fmt.Errorf("store inventory of host %d: %w", hs.HostID, classify(err))
 		}
-		return tx.attachInventory(ctx, hs.HostID, invID, reported, now)
+		if err := tx.attachInventory(ctx, hs.HostID, invID, reported, now); err != nil {
+			return err
+		}
+		s.fail("inventory-commit")
+		return nil
 	})
 	if err != nil {
 		return err

@@ -106,6 +106,7 @@ type Store struct {
 	write *sql.DB // writers: one connection on SQLite (one writer), the same pool on PostgreSQL
 	log   *slog.Logger
 	now   func() time.Time
+	fail  func(name string)
 
 	// stmts caches prepared read statements by SQL text: SQLite would
 	// otherwise parse every query anew, which dominates a short read.
@@ -125,6 +126,10 @@ type Options struct {
 	// (DefaultSeenFlushInterval when zero): the most a host's last-seen time
 	// lags, and the most a killed server loses of them.
 	SeenFlushInterval time.Duration
+	// FailPoint, when set, is called at named points inside transactions
+	// (such as "inventory-commit", just before an inventory commits), so
+	// tests can kill the process there reproducibly.
+	FailPoint func(name string)
 }
 
 // DefaultSeenFlushInterval bounds the lag of hosts' last-seen times.
@@ -134,7 +139,10 @@ const DefaultSeenFlushInterval = time.Second
 // (SQLite), and migrates it to the current schema. It refuses, changing
 // nothing, a store written by a newer patchbay.
 func Open(ctx context.Context, loc Location, opt Options) (*Store, error) {
-	s := &Store{loc: loc, log: opt.Logger, now: opt.Now}
+	s := &Store{loc: loc, log: opt.Logger, now: opt.Now, fail: opt.FailPoint}
+	if s.fail == nil {
+		s.fail = func(string) {}
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

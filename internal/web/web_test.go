@@ -26,8 +26,8 @@ type fixture struct {
 
 	enrollSecret string // a valid enroll secret
 	hostToken    string // the token of an enrolled host
-	victimHost   int64 // a host that route walks may retire
-	victimSecret int64 // an enroll secret that route walks may revoke
+	victimHost   int64  // a host that route walks may retire
+	victimSecret int64  // an enroll secret that route walks may revoke
 }
 
 func newFixture(t testing.TB, eng store.Engine) *fixture {

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/patchbay/patchbay/internal/agent"
+	"github.com/patchbay/patchbay/internal/client"
+)
+
+type agentOptions struct {
+	server, enrollSecret, stateDir string
+	ca, fingerprint                string
+	root                           string
+	interval, refresh              time.Duration
+	once                           bool
+	logLevel, logFormat            string
+}
+
+func newAgentCommand(e *env) *cobra.Command {
+	var o agentOptions
+	cmd := &cobra.Command{
+		Use:   "agent --server URL --enroll-secret S --state-dir DIR",
+		Short: "Run the agent: enroll once, then report facts and packages on an interval",
+		Long: `Run the patchbay agent on a host. It enrolls once with the enroll secret and
+keeps the host token it receives in --state-dir (mode 0600); from then on it
+checks in with its facts and its inventory's hash, and uploads the full
+inventory (compressed) when the server asks. Package indexes are refreshed
+every --refresh-interval (apt-get update / dnf makecache); installed packages
+are never changed by reporting.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.server == "" {
+				return usageErrorf("--server is required")
+			}
+			if o.stateDir == "" {
+				return usageErrorf("--state-dir is required")
+			}
+			log, err := newLogger(e.stderr, o.logLevel, o.logFormat)
+			if err != nil {
+				return err
+			}
+			c, err := client.New(client.Options{Server: o.server, CAFile: o.ca, Fingerprint: o.fingerprint,
+				Timeout: 2 * time.Minute, UserAgent: "patchbay-agent/" + buildVersion()})
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			return agent.Run(cmd.Context(), agent.Config{
+				Client:       c,
+				Server:       o.server,
+				EnrollSecret: o.enrollSecret,
+				StateDir:     o.stateDir,
+				Facts:        agent.LocalFacts{Root: o.root},
+				Inventory:    &agent.LocalInventory{Root: o.root, Updates: localUpdates(o.root), RefreshInterval: o.refresh},
+				Version:      buildVersion(),
+				Logger:       log.With("component", "agent"),
+				Interval:     o.interval,
+				Once:         o.once,
+			})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.server, "server", "", "server URL")
+	fl.StringVar(&o.enrollSecret, "enroll-secret", "", "enroll secret, needed until enrolled; prefer PATCHBAY_ENROLL_SECRET")
+	fl.StringVar(&o.stateDir, "state-dir", "/var/lib/patchbay-agent", "where the agent keeps its host token")
+	fl.StringVar(&o.ca, "ca", "", "trust the server through this CA certificate (PEM)")
+	fl.StringVar(&o.fingerprint, "server-fingerprint", "", "trust the server whose certificate has this SHA-256")
+	fl.StringVar(&o.root, "root", "/", "root directory to read (a mounted image, a test fixture)")
+	fl.DurationVar(&o.interval, "interval", 0, "check-in interval (default: what the server says)")
+	fl.DurationVar(&o.refresh, "refresh-interval", 24*time.Hour, "how often to refresh package indexes; negative never")
+	fl.BoolVar(&o.once, "once", false, "check in once and exit")
+	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fl.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	return cmd
+}
+
+// localUpdates is the host's update lister: none until a package manager
+// driver is found under root.
+func localUpdates(root string) agent.UpdateLister { return nil }

@@ -1,0 +1,134 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/facts"
+	"github.com/patchbay/patchbay/internal/pkgdb"
+	"github.com/patchbay/patchbay/internal/protocol"
+)
+
+// sourceNames maps a package database to the source name the protocol
+// reports errors under.
+var sourceNames = map[pkgdb.Ecosystem]string{pkgdb.Deb: "dpkg", pkgdb.RPM: "rpm", pkgdb.Apk: "apk"}
+
+// UpdateLister lists the updates a host's package manager offers (apt, dnf)
+// without changing anything, and refreshes its package indexes.
+type UpdateLister interface {
+	Name() string // the source name in errors, e.g. "apt-updates"
+	Refresh(ctx context.Context) error
+	Updates(ctx context.Context) ([]protocol.Update, error)
+}
+
+// LocalInventory reads the package databases under Root and, when set, the
+// available updates from Updates, refreshing its indexes every
+// RefreshInterval (default daily; 0 keeps the default, negative never
+// refreshes).
+type LocalInventory struct {
+	Root            string
+	Updates         UpdateLister
+	RefreshInterval time.Duration
+	Now             func() time.Time
+
+	mu          sync.Mutex
+	lastRefresh time.Time
+}
+
+// DefaultRefreshInterval is how often package indexes are refreshed.
+const DefaultRefreshInterval = 24 * time.Hour
+
+// Inventory reads every package database under Root. A database that
+// cannot be read becomes a SourceError: the server keeps the host's last
+// good packages of it and shows the error; nothing partial passes as whole.
+func (l *LocalInventory) Inventory(ctx context.Context) protocol.Inventory {
+	inv := protocol.Inventory{Packages: []protocol.Package{}, Updates: []protocol.Update{}}
+	dbs, err := pkgdb.Detect(l.root())
+	if err != nil {
+		inv.Errors = append(inv.Errors, protocol.SourceError{Source: "detect", Message: err.Error()})
+	}
+	for _, db := range dbs {
+		r, err := pkgdb.ReaderFor(db.Ecosystem)
+		if err == nil {
+			var pkgs []pkgdb.Package
+			pkgs, err = r.Read(ctx, l.root())
+			for _, p := range pkgs {
+				inv.Packages = append(inv.Packages, wirePackage(p))
+			}
+		}
+		if err != nil {
+			inv.Errors = append(inv.Errors, protocol.SourceError{Source: sourceNames[db.Ecosystem], Message: err.Error()})
+		}
+	}
+	if l.Updates != nil {
+		if err := l.refreshIfDue(ctx); err != nil {
+			// Stale indexes still list updates; say so and go on.
+			inv.Errors = append(inv.Errors, protocol.SourceError{Source: l.Updates.Name() + "-refresh", Message: err.Error()})
+		}
+		upds, err := l.Updates.Updates(ctx)
+		if err != nil {
+			inv.Errors = append(inv.Errors, protocol.SourceError{Source: l.Updates.Name(), Message: err.Error()})
+		}
+		inv.Updates = append(inv.Updates, upds...)
+	}
+	return inv
+}
+
+func (l *LocalInventory) root() string {
+	if l.Root == "" {
+		return "/"
+	}
+	return l.Root
+}
+
+func (l *LocalInventory) refreshIfDue(ctx context.Context) error {
+	every := l.RefreshInterval
+	if every == 0 {
+		every = DefaultRefreshInterval
+	}
+	if every < 0 {
+		return nil
+	}
+	now := time.Now
+	if l.Now != nil {
+		now = l.Now
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.lastRefresh.IsZero() && now().Sub(l.lastRefresh) < every {
+		return nil
+	}
+	if err := l.Updates.Refresh(ctx); err != nil {
+		return fmt.Errorf("refresh package indexes: %w", err)
+	}
+	l.lastRefresh = now()
+	return nil
+}
+
+// wirePackage converts a database record to the protocol's package, leaving
+// the source fields empty when they repeat the binary's.
+func wirePackage(p pkgdb.Package) protocol.Package {
+	w := protocol.Package{Ecosystem: string(p.Ecosystem), Name: p.Name, Version: p.Version, Arch: p.Arch}
+	if p.SourceName != p.Name {
+		w.SourceName = p.SourceName
+	}
+	if p.SourceVersion != p.Version {
+		w.SourceVersion = p.SourceVersion
+	}
+	return w
+}
+
+// LocalFacts reads this host's facts under Root.
+type LocalFacts struct {
+	Root string
+}
+
+// Facts collects the facts; facts that could not be read are left empty
+// and returned joined as the error.
+func (l LocalFacts) Facts(ctx context.Context) (protocol.Facts, error) {
+	f, errs := facts.Collect(ctx, facts.Options{Root: l.Root})
+	return f, errors.Join(errs...)
+}

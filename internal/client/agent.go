@@ -1,0 +1,54 @@
+package client
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/patchbay/patchbay/internal/protocol"
+)
+
+// Enroll exchanges an enroll secret for a host token.
+func (c *Client) Enroll(ctx context.Context, req protocol.EnrollRequest) (protocol.EnrollResponse, error) {
+	var res protocol.EnrollResponse
+	return res, c.do(ctx, "POST", protocol.PathEnroll, nil, req, &res)
+}
+
+// CheckIn reports facts and the inventory hash; the client's token must be
+// a host token.
+func (c *Client) CheckIn(ctx context.Context, req protocol.CheckInRequest) (protocol.CheckInResponse, error) {
+	var res protocol.CheckInResponse
+	return res, c.do(ctx, "POST", protocol.PathCheckIn, nil, req, &res)
+}
+
+// UploadInventory sends the full inventory gzip-compressed.
+func (c *Client) UploadInventory(ctx context.Context, inv protocol.Inventory) error {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err := json.NewEncoder(zw).Encode(inv); err != nil {
+		return fmt.Errorf("encode inventory: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("compress inventory: %w", err)
+	}
+	return c.doRaw(ctx, "PUT", protocol.PathInventory, &buf, map[string]string{
+		"Content-Type": "application/json", "Content-Encoding": "gzip"}, nil)
+}
+
+// doRaw sends a prepared body with headers and decodes a JSON answer.
+func (c *Client) doRaw(ctx context.Context, method, path string, body io.Reader, headers map[string]string, out any) error {
+	u := *c.base
+	u.Path += path
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	return c.send(req, out)
+}

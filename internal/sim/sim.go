@@ -1,0 +1,234 @@
+// Package sim runs a fleet of virtual agents against a real server: each
+// host of an internal/fleet Fleet enrolls with a staggered start and checks
+// in on an interval with its facts and inventory hash, uploading its
+// inventory when the server asks, exactly as internal/agent does. It is the
+// load generator of the benchmarks and the fleet of the demo. It talks to
+// the server only through internal/client.
+package sim
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/client"
+	"github.com/patchbay/patchbay/internal/fleet"
+	"github.com/patchbay/patchbay/internal/protocol"
+)
+
+// Config is a simulation.
+type Config struct {
+	Client *client.Client // without a token; hosts use their own
+	Fleet  *fleet.Fleet
+	// EnrollSecret enrolls every host. SecretFor, when set, overrides it per
+	// host (the sim command makes one secret per label/group combination so
+	// hosts get their labels and groups at enrollment).
+	EnrollSecret string
+	SecretFor    func(h fleet.Host) (string, error)
+	// Interval between a host's check-ins; 0 checks in as fast as the
+	// workers go (a throughput benchmark).
+	Interval time.Duration
+	// Ramp spreads enrollments over this long (each host at Phase×Ramp).
+	Ramp time.Duration
+	// Workers is how many requests are in flight at most (default 64).
+	Workers int
+	// CheckIns stops each host after this many check-ins (0: no limit).
+	CheckIns int
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Stats counts what the simulation did; safe to read while it runs.
+type Stats struct {
+	Enrolled  atomic.Int64
+	CheckIns  atomic.Int64
+	Unchanged atomic.Int64 // check-ins that needed no upload
+	Uploads   atomic.Int64
+	Errors    atomic.Int64
+	LastError atomic.Value // string
+}
+
+// String summarises s.
+func (s *Stats) String() string {
+	return fmt.Sprintf("enrolled %d, check-ins %d (unchanged %d), uploads %d, errors %d",
+		s.Enrolled.Load(), s.CheckIns.Load(), s.Unchanged.Load(), s.Uploads.Load(), s.Errors.Load())
+}
+
+// host is one virtual agent's state.
+type host struct {
+	i       int
+	token   string
+	checkIn int    // check-ins done
+	gen     int    // inventory generation the hash is of
+	hash    string // cached inventory hash of gen
+	due     time.Time
+}
+
+// Run simulates the fleet until ctx ends or every host has done CheckIns
+// check-ins. It returns the first error that stops it (none for a host's
+// failed request: those are counted and retried at its next turn).
+func Run(ctx context.Context, cfg Config, stats *Stats) error {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 64
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.SecretFor == nil {
+		if cfg.EnrollSecret == "" {
+			return errors.New("sim: no enroll secret")
+		}
+		cfg.SecretFor = func(fleet.Host) (string, error) { return cfg.EnrollSecret, nil }
+	}
+	start := cfg.Now()
+	q := &dueQueue{}
+	for i := range cfg.Fleet.Len() {
+		h := cfg.Fleet.Host(i)
+		heap.Push(q, &host{i: i, gen: -1, due: start.Add(time.Duration(h.Phase * float64(cfg.Ramp)))})
+	}
+	var mu sync.Mutex
+	wake := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	var active atomic.Int64
+	active.Store(int64(cfg.Fleet.Len()))
+	work := make(chan *host)
+	for range cfg.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for h := range work {
+				cfg.step(ctx, h, stats)
+				mu.Lock()
+				if cfg.CheckIns > 0 && h.checkIn >= cfg.CheckIns {
+					active.Add(-1)
+				} else {
+					heap.Push(q, h)
+				}
+				mu.Unlock()
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			}
+		}()
+	}
+	defer func() { close(work); wg.Wait() }()
+	for active.Load() > 0 {
+		mu.Lock()
+		var next *host
+		if q.Len() > 0 {
+			next = (*q)[0]
+		}
+		mu.Unlock()
+		if next == nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-wake:
+			}
+			continue
+		}
+		if wait := next.due.Sub(cfg.Now()); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-wake:
+				t.Stop()
+				continue
+			case <-t.C:
+			}
+		}
+		mu.Lock()
+		h := heap.Pop(q).(*host)
+		mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil
+		case work <- h:
+		}
+	}
+	return nil
+}
+
+// step is one turn of a host: enroll if needed, else check in (and upload).
+func (cfg *Config) step(ctx context.Context, h *host, stats *Stats) {
+	fh := cfg.Fleet.Host(h.i)
+	now := cfg.Now()
+	next := func() {
+		if cfg.Interval > 0 {
+			h.due = now.Add(cfg.Interval)
+		} else {
+			h.due = now
+		}
+	}
+	defer next()
+	if h.token == "" {
+		secret, err := cfg.SecretFor(fh)
+		if err == nil {
+			var res protocol.EnrollResponse
+			res, err = cfg.Client.Enroll(ctx, protocol.EnrollRequest{EnrollSecret: secret, Facts: fh.FactsAt(now)})
+			h.token = res.HostToken
+		}
+		if err != nil {
+			cfg.fail(stats, fmt.Errorf("enroll host %d: %w", h.i, err))
+			return
+		}
+		stats.Enrolled.Add(1)
+	}
+	gen, _ := cfg.Fleet.Advance(h.i, h.checkIn)
+	if gen != h.gen || h.hash == "" {
+		h.hash, h.gen = cfg.Fleet.InventoryAt(h.i, gen).Hash, gen
+	}
+	c := cfg.Client.WithToken(h.token)
+	res, err := c.CheckIn(ctx, protocol.CheckInRequest{Facts: fh.FactsAt(now), InventoryHash: h.hash})
+	if err != nil {
+		cfg.fail(stats, fmt.Errorf("check in host %d: %w", h.i, err))
+		return
+	}
+	h.checkIn++
+	stats.CheckIns.Add(1)
+	if !res.InventoryNeeded {
+		stats.Unchanged.Add(1)
+		return
+	}
+	if err := c.UploadInventory(ctx, cfg.Fleet.InventoryAt(h.i, gen)); err != nil {
+		cfg.fail(stats, fmt.Errorf("upload inventory of host %d: %w", h.i, err))
+		return
+	}
+	stats.Uploads.Add(1)
+}
+
+func (cfg *Config) fail(stats *Stats, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	if stats.Errors.Add(1) <= 5 || strings.Contains(err.Error(), "401") {
+		cfg.Logger.Warn("simulated agent", "err", err)
+	}
+	stats.LastError.Store(err.Error())
+}
+
+// dueQueue orders hosts by their next due time.
+type dueQueue []*host
+
+func (q dueQueue) Len() int           { return len(q) }
+func (q dueQueue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
+func (q dueQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *dueQueue) Push(x any)        { *q = append(*q, x.(*host)) }
+func (q *dueQueue) Pop() any {
+	old := *q
+	h := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return h
+}
