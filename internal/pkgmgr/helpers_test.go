@@ -1,0 +1,75 @@
+package pkgmgr
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the captured tool output in testdata from the real tools")
+
+// lookTool returns the path of a program a test runs, and skips the test
+// when it is not installed, unless PATCHBAY_TEST_REQUIRE_TOOLS is set (as CI
+// sets it): then a missing tool fails the test.
+func lookTool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		return path
+	}
+	if os.Getenv("PATCHBAY_TEST_REQUIRE_TOOLS") != "" {
+		t.Fatalf("%s is required (PATCHBAY_TEST_REQUIRE_TOOLS is set): %v", name, err)
+	}
+	t.Skipf("%s not installed", name)
+	return ""
+}
+
+// run runs a program in dir ("" for the current one) and returns its
+// stdout; a failure ends the test.
+func run(t testing.TB, dir string, env []string, name string, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = mergeEnv(os.Environ(), env)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
+	}
+	return stdout.String()
+}
+
+func writeFile(t testing.TB, path, data string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// capture saves a real tool's output as testdata/name, with the test's
+// temporary directory replaced by placeholder, when go test -update runs.
+func capture(t testing.TB, name string, out []byte, tmp, placeholder string) {
+	t.Helper()
+	if !*update {
+		return
+	}
+	data := strings.ReplaceAll(string(out), tmp, placeholder)
+	writeFile(t, filepath.Join("testdata", name), data)
+	t.Logf("wrote testdata/%s", name)
+}

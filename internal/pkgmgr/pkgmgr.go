@@ -1,0 +1,215 @@
+// Package pkgmgr drives the host's package managers (apt, dnf) through argv
+// calls, never a shell. For now it asks them which updates are available,
+// without changing anything installed: Apt and Dnf each have Refresh
+// (download the package indexes) and Updates (the candidates, read-only,
+// from the indexes as last refreshed). RefreshPolicy decides when indexes
+// are stale. Install and rollback drivers will join them here.
+//
+// Every driver takes a root directory: "/" on a host; another root (a
+// throwaway tree in a test) is isolated from the machine's own package
+// manager configuration as far as the tool allows (see Apt and Dnf).
+// Programs run with the agent's environment, LC_ALL=C (their output is
+// parsed in English) and DEBIAN_FRONTEND=noninteractive. A failing
+// program's error names the command, its exit status and its stderr; a
+// missing program wraps exec.ErrNotFound; a package manager lock held by
+// another process wraps ErrLocked.
+package pkgmgr
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ErrLocked is wrapped by the error of a command that failed because
+// another process holds the package manager's lock (an apt-get or
+// unattended-upgrades run, say): worth retrying later, not a broken host.
+var ErrLocked = errors.New("package manager lock held by another process")
+
+// maxOutput bounds what is kept of one command's output. apt-cache policy
+// of a few thousand packages is a few MB.
+const maxOutput = 256 << 20
+
+// command is one program run: argv, the environment added to the agent's,
+// and how to recognise a lock held by someone else in its stderr.
+type command struct {
+	argv     []string
+	env      []string // KEY=value, replacing the agent's
+	isLocked func(stderr string) bool
+}
+
+// run runs c and returns its stdout. A nonzero exit status is an error
+// unless okStatus accepts it; the error holds the command line, the status
+// and a summary of stderr.
+func (c command) run(ctx context.Context, okStatus ...int) ([]byte, error) {
+	name := filepath.Base(c.argv[0])
+	cmd := exec.CommandContext(ctx, c.argv[0], c.argv[1:]...)
+	cmd.Env = mergeEnv(os.Environ(), c.env)
+	stdout := &limitedBuffer{max: maxOutput}
+	stderr := &limitedBuffer{max: 1 << 20}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.WaitDelay = 10 * time.Second // a child keeping the pipes open
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		if c.isLocked != nil && c.isLocked(stderr.String()) {
+			// dnf waits for another dnf instead of failing.
+			return nil, fmt.Errorf("%s: %w: %w", c.describe(), ErrLocked, ctx.Err())
+		}
+		return nil, fmt.Errorf("%s: %w", c.describe(), ctx.Err())
+	}
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.Exited() {
+		for _, s := range okStatus {
+			if exit.ExitCode() == s {
+				err = nil
+			}
+		}
+	}
+	if err != nil {
+		msg := stderrSummary(stderr.String())
+		if c.isLocked != nil && c.isLocked(stderr.String()) {
+			return nil, fmt.Errorf("%s: %w: %w%s", c.describe(), ErrLocked, err, msg)
+		}
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%s: %s not found: %w", c.describe(), name, err)
+		}
+		return nil, fmt.Errorf("%s: %w%s", c.describe(), err, msg)
+	}
+	if stdout.overflow {
+		return nil, fmt.Errorf("%s: output larger than %d bytes", c.describe(), maxOutput)
+	}
+	return stdout.Bytes(), nil
+}
+
+// describe returns the program and its first arguments that are not
+// options, for messages: "apt-get update", "dnf updateinfo".
+func (c command) describe() string {
+	words := []string{filepath.Base(c.argv[0])}
+	for i := 1; i < len(c.argv) && len(words) < 3; i++ {
+		a := c.argv[i]
+		if a == "-o" || a == "--setopt" {
+			i++
+			continue
+		}
+		if !strings.HasPrefix(a, "-") {
+			words = append(words, a)
+		}
+	}
+	return strings.Join(words, " ")
+}
+
+// mergeEnv returns base with the variables of set replacing those of the
+// same name; LANG, LANGUAGE and the LC_ variables of base are dropped when
+// set has LC_ALL.
+func mergeEnv(base, set []string) []string {
+	names := map[string]bool{}
+	for _, kv := range set {
+		k, _, _ := strings.Cut(kv, "=")
+		names[k] = true
+	}
+	out := make([]string, 0, len(base)+len(set))
+	for _, kv := range base {
+		k, _, _ := strings.Cut(kv, "=")
+		if names[k] || (names["LC_ALL"] && (k == "LANG" || k == "LANGUAGE" || strings.HasPrefix(k, "LC_"))) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return append(out, set...)
+}
+
+// limitedBuffer keeps the first max bytes written to it and notes that more
+// came, without failing the writer (so the program is not killed by
+// SIGPIPE before it reports its own error).
+type limitedBuffer struct {
+	bytes.Buffer
+	max      int
+	overflow bool
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); len(p) > room {
+		b.overflow = true
+		if room > 0 {
+			b.Buffer.Write(p[:room])
+		}
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
+}
+
+// stderrSummary returns ": " and the first lines of stderr, errors (apt's
+// "E:" lines) first, or "" when it is empty.
+func stderrSummary(stderr string) string {
+	var errs, other []string
+	for line := range strings.SplitSeq(stderr, "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "":
+		case strings.HasPrefix(line, "E: ") || strings.HasPrefix(line, "Error: "):
+			errs = append(errs, line)
+		default:
+			other = append(other, line)
+		}
+	}
+	lines := append(errs, other...)
+	if len(lines) == 0 {
+		return ""
+	}
+	more := ""
+	if len(lines) > 4 {
+		more = fmt.Sprintf(" (and %d more lines)", len(lines)-4)
+		lines = lines[:4]
+	}
+	for i, l := range lines {
+		if len(l) > 300 {
+			lines[i] = l[:300] + "..."
+		}
+	}
+	return ": " + strings.Join(lines, "; ") + more
+}
+
+// lookProgram returns prog, or the program name found on PATH when prog is
+// "". A missing program is an error wrapping exec.ErrNotFound (or
+// fs.ErrNotExist for a path).
+func lookProgram(prog, name string) (string, error) {
+	if prog == "" {
+		prog = name
+	}
+	if strings.ContainsRune(prog, filepath.Separator) {
+		if _, err := os.Stat(prog); err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+		return prog, nil
+	}
+	p, err := exec.LookPath(prog)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	return p, nil
+}
+
+// cleanRoot returns root made absolute, "/" for "".
+func cleanRoot(root string) (string, error) {
+	if root == "" {
+		return "/", nil
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", fmt.Errorf("root %s: %w", root, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("root: %w", err)
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("root %s is not a directory", abs)
+	}
+	return abs, nil
+}
