@@ -1,12 +1,16 @@
 package main
 
 import (
+	"os/exec"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/patchbay/patchbay/internal/agent"
 	"github.com/patchbay/patchbay/internal/client"
+	"github.com/patchbay/patchbay/internal/pkgdb"
+	"github.com/patchbay/patchbay/internal/pkgmgr"
 )
 
 type agentOptions struct {
@@ -52,11 +56,12 @@ are never changed by reporting.`,
 				EnrollSecret: o.enrollSecret,
 				StateDir:     o.stateDir,
 				Facts:        agent.LocalFacts{Root: o.root},
-				Inventory:    &agent.LocalInventory{Root: o.root, Updates: localUpdates(o.root), RefreshInterval: o.refresh},
-				Version:      buildVersion(),
-				Logger:       log.With("component", "agent"),
-				Interval:     o.interval,
-				Once:         o.once,
+				Inventory: &agent.LocalInventory{Root: o.root, Updates: localUpdates(o.root),
+					Refresh: pkgmgr.RefreshPolicy{Interval: o.refresh, Stamp: filepath.Join(o.stateDir, "indexes-refreshed")}},
+				Version:  buildVersion(),
+				Logger:   log.With("component", "agent"),
+				Interval: o.interval,
+				Once:     o.once,
 			})
 		},
 	}
@@ -75,6 +80,22 @@ are never changed by reporting.`,
 	return cmd
 }
 
-// localUpdates is the host's update lister: none until a package manager
-// driver is found under root.
-func localUpdates(root string) agent.UpdateLister { return nil }
+// localUpdates is the update lister of the package manager found under
+// root: apt where there is a dpkg database and apt-get, dnf where there is
+// an rpm database and dnf; none otherwise (apk comes later).
+func localUpdates(root string) agent.UpdateLister {
+	dbs, _ := pkgdb.Detect(root)
+	for _, db := range dbs {
+		switch db.Ecosystem {
+		case pkgdb.Deb:
+			if _, err := exec.LookPath("apt-get"); err == nil {
+				return &pkgmgr.Apt{Root: root}
+			}
+		case pkgdb.RPM:
+			if _, err := exec.LookPath("dnf"); err == nil {
+				return &pkgmgr.Dnf{Root: root}
+			}
+		}
+	}
+	return nil
+}

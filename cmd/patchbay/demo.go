@@ -13,6 +13,7 @@ import (
 	"github.com/patchbay/patchbay/internal/apiv1"
 	"github.com/patchbay/patchbay/internal/client"
 	"github.com/patchbay/patchbay/internal/fleet"
+	"github.com/patchbay/patchbay/internal/pkgmgr"
 	"github.com/patchbay/patchbay/internal/sim"
 	"github.com/patchbay/patchbay/internal/web"
 )
@@ -116,7 +117,7 @@ Stop it with Ctrl-C.
 			Facts:    agent.LocalFacts{Root: "/"},
 			// The demo reads this machine's indexes as they are and never
 			// refreshes them: it changes nothing on the machine.
-			Inventory: &agent.LocalInventory{Root: "/", Updates: localUpdates("/"), RefreshInterval: -1},
+			Inventory: &agent.LocalInventory{Root: "/", Updates: localUpdates("/"), Refresh: pkgmgr.RefreshPolicy{Interval: -1}},
 			Version:   buildVersion(), Logger: log.With("component", "agent"), Interval: o.interval,
 		})
 		if err != nil {

@@ -241,8 +241,10 @@ func printHost(e *env, h patchbay.Host) error {
 			fmt.Fprintf(w, "  %-16s %s\n", k+":", v)
 		}
 	}
-	row("os", strings.TrimSpace(fmt.Sprintf("%s %s (%s), family %s", h.OSName, h.OSRelease, h.OSCodename, h.OSFamily)))
-	row("kernel", h.Kernel+" "+h.Arch)
+	if h.OSName != "" {
+		row("os", fmt.Sprintf("%s %s (%s), family %s", h.OSName, h.OSRelease, h.OSCodename, h.OSFamily))
+	}
+	row("kernel", strings.TrimSpace(h.Kernel+" "+h.Arch))
 	row("machine id", h.MachineID)
 	row("labels", strings.Join(h.Labels, ", "))
 	row("groups", strings.Join(h.Groups, ", "))

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -21,6 +23,8 @@ type simOptions struct {
 	seed                               uint64
 	interval, ramp, duration, report   time.Duration
 	enrollSecret                       string
+	changeRate                         float64
+	stateFile                          string
 }
 
 func newSimCommand(e *env) *cobra.Command {
@@ -49,7 +53,8 @@ Keep the sim in a process of its own: a process here may hold at most
 			if err != nil {
 				return err
 			}
-			fl, err := fleet.NewFleet(o.seed, o.hosts, fleet.Options{Packages: o.packages, AgentVersion: "sim/" + buildVersion()})
+			fl, err := fleet.NewFleet(o.seed, o.hosts, fleet.Options{Packages: o.packages, ChangeRate: o.changeRate,
+				AgentVersion: "sim/" + buildVersion()})
 			if err != nil {
 				return err
 			}
@@ -68,6 +73,8 @@ Keep the sim in a process of its own: a process here may hold at most
 	fl.IntVar(&o.packages, "packages", 0, "grow every image to this many packages (0: as they are)")
 	fl.DurationVar(&o.report, "report", 10*time.Second, "print progress this often (0: only at the end)")
 	fl.StringVar(&o.enrollSecret, "enroll-secret", "", "enroll every host with this secret instead of making secrets")
+	fl.Float64Var(&o.changeRate, "change-rate", 0, "chance a host's inventory changes before a check-in (0: 5%; negative: never)")
+	fl.StringVar(&o.stateFile, "state", "", "keep the hosts' tokens in this file, so a later run resumes the same fleet")
 	return cmd
 }
 
@@ -82,6 +89,18 @@ func runSim(ctx context.Context, e *env, c *client.Client, fl *fleet.Fleet, o si
 		Ramp: o.ramp, Workers: o.workers, CheckIns: o.checkIns, Logger: log.With("component", "sim")}
 	if o.enrollSecret == "" {
 		cfg.SecretFor = secretsByTags(ctx, c, o.seed)
+	}
+	if o.stateFile != "" {
+		tokens, err := loadSimTokens(o.stateFile, fl.Len())
+		if err != nil {
+			return err
+		}
+		cfg.Tokens = tokens
+		defer func() {
+			if err := saveSimTokens(o.stateFile, tokens); err != nil {
+				fmt.Fprintln(e.stderr, "sim:", err)
+			}
+		}()
 	}
 	var stats sim.Stats
 	start := time.Now()
@@ -137,4 +156,26 @@ func secretsByTags(ctx context.Context, c *client.Client, seed uint64) func(flee
 		secrets[key] = es.Secret
 		return es.Secret, nil
 	}
+}
+
+// loadSimTokens reads a --state file: one host token per line, by index.
+func loadSimTokens(path string, n int) ([]string, error) {
+	tokens := make([]string, n)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return tokens, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sim state: %w", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines) != n {
+		return nil, usageErrorf("sim state %s holds %d hosts, not %d: use the same --hosts, or another file", path, len(lines), n)
+	}
+	copy(tokens, lines)
+	return tokens, nil
+}
+
+func saveSimTokens(path string, tokens []string) error {
+	return os.WriteFile(path, []byte(strings.Join(tokens, "\n")+"\n"), 0o600)
 }

@@ -102,6 +102,9 @@ func (a *runner) run(ctx context.Context) error {
 		case isPermanent(err):
 			// Misconfiguration (a refused enroll secret): keep trying slowly,
 			// an admin may fix it, but say so every time.
+			if a.cfg.Once {
+				return err
+			}
 			a.log.Error("enrollment refused", "err", err)
 			a.fails++
 			interval = a.backoff()

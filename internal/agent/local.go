@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/facts"
 	"github.com/patchbay/patchbay/internal/pkgdb"
+	"github.com/patchbay/patchbay/internal/pkgmgr"
 	"github.com/patchbay/patchbay/internal/protocol"
 )
 
@@ -25,21 +26,15 @@ type UpdateLister interface {
 }
 
 // LocalInventory reads the package databases under Root and, when set, the
-// available updates from Updates, refreshing its indexes every
-// RefreshInterval (default daily; 0 keeps the default, negative never
-// refreshes).
+// available updates from Updates, refreshing its indexes as Refresh says
+// (by a stamp file in the agent's state directory, so a restart does not
+// refresh again).
 type LocalInventory struct {
-	Root            string
-	Updates         UpdateLister
-	RefreshInterval time.Duration
-	Now             func() time.Time
-
-	mu          sync.Mutex
-	lastRefresh time.Time
+	Root    string
+	Updates UpdateLister
+	Refresh pkgmgr.RefreshPolicy
+	Now     func() time.Time
 }
-
-// DefaultRefreshInterval is how often package indexes are refreshed.
-const DefaultRefreshInterval = 24 * time.Hour
 
 // Inventory reads every package database under Root. A database that
 // cannot be read becomes a SourceError: the server keeps the host's last
@@ -85,26 +80,16 @@ func (l *LocalInventory) root() string {
 }
 
 func (l *LocalInventory) refreshIfDue(ctx context.Context) error {
-	every := l.RefreshInterval
-	if every == 0 {
-		every = DefaultRefreshInterval
-	}
-	if every < 0 {
+	if l.Refresh.Interval < 0 {
 		return nil
 	}
 	now := time.Now
 	if l.Now != nil {
 		now = l.Now
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if !l.lastRefresh.IsZero() && now().Sub(l.lastRefresh) < every {
-		return nil
-	}
-	if err := l.Updates.Refresh(ctx); err != nil {
+	if _, err := l.Refresh.RefreshIfStale(ctx, l.Updates, now()); err != nil {
 		return fmt.Errorf("refresh package indexes: %w", err)
 	}
-	l.lastRefresh = now()
 	return nil
 }
 
@@ -130,5 +115,12 @@ type LocalFacts struct {
 // and returned joined as the error.
 func (l LocalFacts) Facts(ctx context.Context) (protocol.Facts, error) {
 	f, errs := facts.Collect(ctx, facts.Options{Root: l.Root})
-	return f, errors.Join(errs...)
+	if len(errs) == 0 {
+		return f, nil
+	}
+	msgs := make([]string, len(errs))
+	for i, err := range errs {
+		msgs[i] = err.Error()
+	}
+	return f, errors.New(strings.Join(msgs, "; "))
 }
