@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,14 +28,14 @@ func (c *Client) CheckIn(ctx context.Context, req protocol.CheckInRequest) (prot
 func (c *Client) UploadInventory(ctx context.Context, inv protocol.Inventory) error {
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if err := json.NewEncoder(zw).Encode(inv); err != nil {
+	if err := protocol.EncodeInventory(zw, inv); err != nil {
 		return fmt.Errorf("encode inventory: %w", err)
 	}
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("compress inventory: %w", err)
 	}
 	return c.doRaw(ctx, "PUT", protocol.PathInventory, &buf, map[string]string{
-		"Content-Type": "application/json", "Content-Encoding": "gzip"}, nil)
+		"Content-Type": protocol.ContentTypeInventory, "Content-Encoding": "gzip"}, nil)
 }
 
 // doRaw sends a prepared body with headers and decodes a JSON answer.

@@ -12,28 +12,53 @@ import (
 // Sort puts an inventory's packages and updates in the canonical order
 // InventoryHash hashes them in.
 func (inv *Inventory) Sort() {
-	slices.SortFunc(inv.Packages, func(a, b Package) int {
-		return cmp.Or(cmp.Compare(a.Ecosystem, b.Ecosystem), cmp.Compare(a.Name, b.Name),
-			cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Version, b.Version))
-	})
-	slices.SortFunc(inv.Updates, func(a, b Update) int {
-		return cmp.Or(cmp.Compare(a.Ecosystem, b.Ecosystem), cmp.Compare(a.Name, b.Name),
-			cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.ToVersion, b.ToVersion))
-	})
+	slices.SortFunc(inv.Packages, comparePackages)
+	slices.SortFunc(inv.Updates, compareUpdates)
 	slices.SortFunc(inv.Errors, func(a, b SourceError) int { return cmp.Compare(a.Source, b.Source) })
 }
 
+func comparePackages(a, b Package) int {
+	return cmp.Or(cmp.Compare(a.Ecosystem, b.Ecosystem), cmp.Compare(a.Name, b.Name),
+		cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Version, b.Version))
+}
+
+func compareUpdates(a, b Update) int {
+	return cmp.Or(cmp.Compare(a.Ecosystem, b.Ecosystem), cmp.Compare(a.Name, b.Name),
+		cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.ToVersion, b.ToVersion))
+}
+
+// sorted reports whether inv is already in canonical order, as agents send
+// it: hashing then needs no copy.
+func (inv *Inventory) sorted() bool {
+	return slices.IsSortedFunc(inv.Packages, comparePackages) && slices.IsSortedFunc(inv.Updates, compareUpdates) &&
+		slices.IsSortedFunc(inv.Errors, func(a, b SourceError) int { return cmp.Compare(a.Source, b.Source) })
+}
+
 // InventoryHash returns the content hash of an inventory: the hex SHA-256 of
-// its sorted packages, updates and source errors, every field
-// length-prefixed. Two hosts with the same installed set, updates and errors
+// its sorted packages (as table lines), updates and source errors (every
+// field length-prefixed). Two hosts with the same installed set, updates and errors
 // have the same hash whatever order their package managers list them in.
 func InventoryHash(inv Inventory) string {
-	inv.Packages = slices.Clone(inv.Packages)
-	inv.Updates = slices.Clone(inv.Updates)
-	inv.Errors = slices.Clone(inv.Errors)
-	inv.Sort()
+	if !inv.sorted() {
+		inv.Packages = slices.Clone(inv.Packages)
+		inv.Updates = slices.Clone(inv.Updates)
+		inv.Errors = slices.Clone(inv.Errors)
+		inv.Sort()
+	}
 	h := sha256.New()
-	buf := make([]byte, 0, 512)
+	// Packages hash as their table lines: no field holds a tab or newline
+	// (the server refuses control characters), so lines are unambiguous.
+	buf := make([]byte, 0, 64<<10)
+	buf = append(buf, "P\n"...)
+	for _, p := range inv.Packages {
+		buf, _ = appendPackageLine(buf, p)
+		if len(buf) > 60<<10 {
+			h.Write(buf)
+			buf = buf[:0]
+		}
+	}
+	h.Write(buf)
+	buf = buf[:0]
 	field := func(s string) {
 		buf = strconv.AppendInt(buf, int64(len(s)), 10)
 		buf = append(buf, ':')
@@ -43,16 +68,6 @@ func InventoryHash(inv Inventory) string {
 		buf = append(buf, '\n')
 		h.Write(buf)
 		buf = buf[:0]
-	}
-	for _, p := range inv.Packages {
-		buf = append(buf, 'P')
-		field(p.Ecosystem)
-		field(p.Name)
-		field(p.Version)
-		field(p.Arch)
-		field(p.SourceName)
-		field(p.SourceVersion)
-		flush()
 	}
 	for _, u := range inv.Updates {
 		buf = append(buf, 'U')

@@ -40,8 +40,12 @@ type Config struct {
 	Workers int
 	// CheckIns stops each host after this many check-ins (0: no limit).
 	CheckIns int
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Tokens, when not nil, has one entry per host: a host with a token
+	// checks in with it instead of enrolling, and a host that enrolls
+	// stores its new token there (so a later run can resume the fleet).
+	Tokens []string
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Stats counts what the simulation did; safe to read while it runs.
@@ -91,9 +95,16 @@ func Run(ctx context.Context, cfg Config, stats *Stats) error {
 	}
 	start := cfg.Now()
 	q := &dueQueue{}
+	if cfg.Tokens != nil && len(cfg.Tokens) != cfg.Fleet.Len() {
+		return fmt.Errorf("sim: %d tokens for %d hosts", len(cfg.Tokens), cfg.Fleet.Len())
+	}
 	for i := range cfg.Fleet.Len() {
 		h := cfg.Fleet.Host(i)
-		heap.Push(q, &host{i: i, gen: -1, due: start.Add(time.Duration(h.Phase * float64(cfg.Ramp)))})
+		vh := &host{i: i, gen: -1, due: start.Add(time.Duration(h.Phase * float64(cfg.Ramp)))}
+		if cfg.Tokens != nil {
+			vh.token = cfg.Tokens[i]
+		}
+		heap.Push(q, vh)
 	}
 	var mu sync.Mutex
 	wake := make(chan struct{}, 1)
@@ -184,11 +195,16 @@ func (cfg *Config) step(ctx context.Context, h *host, stats *Stats) {
 			cfg.fail(stats, fmt.Errorf("enroll host %d: %w", h.i, err))
 			return
 		}
+		if cfg.Tokens != nil {
+			cfg.Tokens[h.i] = h.token // each index is written by one worker at a time
+		}
 		stats.Enrolled.Add(1)
 	}
 	gen, _ := cfg.Fleet.Advance(h.i, h.checkIn)
+	var inv *protocol.Inventory // materialised only when the hash must be computed or the server asks
 	if gen != h.gen || h.hash == "" {
-		h.hash, h.gen = cfg.Fleet.InventoryAt(h.i, gen).Hash, gen
+		i := cfg.Fleet.InventoryAt(h.i, gen)
+		inv, h.hash, h.gen = &i, i.Hash, gen
 	}
 	c := cfg.Client.WithToken(h.token)
 	res, err := c.CheckIn(ctx, protocol.CheckInRequest{Facts: fh.FactsAt(now), InventoryHash: h.hash})
@@ -202,7 +218,11 @@ func (cfg *Config) step(ctx context.Context, h *host, stats *Stats) {
 		stats.Unchanged.Add(1)
 		return
 	}
-	if err := c.UploadInventory(ctx, cfg.Fleet.InventoryAt(h.i, gen)); err != nil {
+	if inv == nil {
+		i := cfg.Fleet.InventoryAt(h.i, gen)
+		inv = &i
+	}
+	if err := c.UploadInventory(ctx, *inv); err != nil {
 		cfg.fail(stats, fmt.Errorf("upload inventory of host %d: %w", h.i, err))
 		return
 	}

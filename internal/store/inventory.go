@@ -36,11 +36,11 @@ var sourceEcosystem = map[string]string{"dpkg": "deb", "rpm": "rpm", "apk": "apk
 // of those sources are kept and the errors are stored with them. The agent's
 // hash must match the content.
 func (s *Store) PutInventory(ctx context.Context, hs *HostSession, inv protocol.Inventory) error {
-	if got := protocol.InventoryHash(inv); got != inv.Hash {
-		return patchbay.FieldError(patchbay.EUnprocessable, "hash", "does not match the inventory's content (got %s)", got)
-	}
 	if err := validateInventory(inv); err != nil {
 		return err
+	}
+	if got := protocol.InventoryHash(inv); got != inv.Hash {
+		return patchbay.FieldError(patchbay.EUnprocessable, "hash", "does not match the inventory's content (got %s)", got)
 	}
 	reported := inv.Hash
 	now := s.now()
@@ -74,7 +74,10 @@ func (s *Store) PutInventory(ctx context.Context, hs *HostSession, inv protocol.
 			b, _ := json.Marshal(inv.Errors)
 			errs = string(b)
 		}
-		content := protocol.InventoryHash(inv)
+		content := reported
+		if len(inv.Errors) > 0 {
+			content = protocol.InventoryHash(inv) // the kept parts changed it
+		}
 		var invID int64
 		err := tx.queryRow(ctx, `INSERT INTO inventories (hash, package_ids, update_ids, package_count, update_count, errors, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING RETURNING id`,

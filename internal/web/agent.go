@@ -102,15 +102,21 @@ func (s *Server) handleInventory() http.Handler {
 			writeError(w, r, s.log, patchbay.FieldError(patchbay.EInvalid, "Content-Encoding", "want gzip or none, got %q", enc))
 			return
 		}
-		var inv protocol.Inventory
-		dec := json.NewDecoder(&limitedReader{r: body, n: protocol.MaxInventoryBytes})
-		if err := dec.Decode(&inv); err != nil {
-			var tooBig *tooLargeError
-			if errors.As(err, &tooBig) {
+		if ct := r.Header.Get("Content-Type"); ct != protocol.ContentTypeInventory {
+			writeError(w, r, s.log, patchbay.FieldError(patchbay.EInvalid, "Content-Type", "want %s, got %q", protocol.ContentTypeInventory, ct))
+			return
+		}
+		inv, err := protocol.DecodeInventory(body, protocol.MaxInventoryBytes)
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			switch {
+			case errors.Is(err, protocol.ErrInventoryTooLarge):
 				writeError(w, r, s.log, patchbay.FieldError(patchbay.ETooLarge, "body", "inventory larger than %d bytes uncompressed", protocol.MaxInventoryBytes))
-				return
+			case errors.As(err, &tooBig):
+				writeError(w, r, s.log, patchbay.FieldError(patchbay.ETooLarge, "body", "upload larger than %d bytes", maxCompressedInventory))
+			default:
+				writeError(w, r, s.log, patchbay.FieldError(patchbay.EInvalid, "body", "%v", err))
 			}
-			writeError(w, r, s.log, decodeError(err, maxCompressedInventory))
 			return
 		}
 		if err := s.store.PutInventory(r.Context(), hostSession(r), inv); err != nil {
@@ -120,27 +126,4 @@ func (s *Server) handleInventory() http.Handler {
 		s.metrics.inventories.Inc()
 		w.WriteHeader(http.StatusNoContent)
 	})
-}
-
-// limitedReader fails, rather than stops, past n bytes: a truncated JSON
-// document must not pass for a complete one.
-type limitedReader struct {
-	r io.Reader
-	n int64
-}
-
-type tooLargeError struct{}
-
-func (*tooLargeError) Error() string { return "body too large" }
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, &tooLargeError{}
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= int64(n)
-	return n, err
 }

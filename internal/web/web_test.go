@@ -91,6 +91,9 @@ func (f *fixture) do(t testing.TB, method, path, token, body string, remote bool
 	}
 	if body != "" {
 		r.Header.Set("Content-Type", "application/json")
+		if path == protocol.PathInventory {
+			r.Header.Set("Content-Type", protocol.ContentTypeInventory)
+		}
 	}
 	w := httptest.NewRecorder()
 	f.server.ServeHTTP(w, r)
@@ -133,8 +136,9 @@ func (f *fixture) sampleBody(rt web.Route) string {
 	case "PUT /agent/v1/inventory":
 		inv := protocol.Inventory{Packages: []protocol.Package{{Ecosystem: "deb", Name: "bash", Version: "5.2.15-2+b7", Arch: "amd64"}}, Updates: []protocol.Update{}}
 		inv.Hash = protocol.InventoryHash(inv)
-		b, _ := json.Marshal(inv)
-		return string(b)
+		var b strings.Builder
+		protocol.EncodeInventory(&b, inv)
+		return b.String()
 	}
 	return ""
 }
