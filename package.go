@@ -45,15 +45,47 @@ func ValidatePackage(field string, p Package) error {
 	if p.Name == "" || p.Version == "" {
 		return FieldError(EUnprocessable, field, "a package needs a name and a version")
 	}
-	for name, v := range map[string]string{"name": p.Name, "version": p.Version, "source_name": p.SourceName, "source_version": p.SourceVersion} {
-		if err := ValidateText(field+"."+name, v, 256); err != nil {
-			return err
-		}
-		if strings.ContainsRune(v, ' ') {
-			return FieldError(EUnprocessable, field+"."+name, "%q contains a space", truncate(v, 80))
+	if err := validateToken(field, ".name", p.Name); err != nil {
+		return err
+	}
+	if err := validateToken(field, ".version", p.Version); err != nil {
+		return err
+	}
+	if err := validateToken(field, ".source_name", p.SourceName); err != nil {
+		return err
+	}
+	if err := validateToken(field, ".source_version", p.SourceVersion); err != nil {
+		return err
+	}
+	if len(p.Arch) > 32 || !plainText(p.Arch) {
+		return ValidateText(field+".arch", p.Arch, 32)
+	}
+	return nil
+}
+
+// validateToken checks a name or version: at most 256 bytes of printable
+// text without spaces. The common case, plain ASCII, costs one pass.
+func validateToken(field, sub, v string) error {
+	if len(v) <= 256 && plainText(v) {
+		return nil
+	}
+	if err := ValidateText(field+sub, v, 256); err != nil {
+		return err
+	}
+	if strings.ContainsRune(v, ' ') {
+		return FieldError(EUnprocessable, field+sub, "%q contains a space", truncate(v, 80))
+	}
+	return nil
+}
+
+// plainText reports whether v is printable ASCII without spaces.
+func plainText(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c <= ' ' || c >= 0x7f {
+			return false
 		}
 	}
-	return ValidateText(field+".arch", p.Arch, 32)
+	return true
 }
 
 // ValidateText refuses text longer than max bytes, not UTF-8, or holding

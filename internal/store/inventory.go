@@ -98,6 +98,10 @@ func (s *Store) PutInventory(ctx context.Context, hs *HostSession, inv protocol.
 		return err
 	}
 	for k, id := range newPkgs {
+		// The key's strings are slices of the whole upload: copy them, or
+		// the cache would keep every upload that brought a new package.
+		k = patchbay.Package{Ecosystem: strings.Clone(k.Ecosystem), Name: strings.Clone(k.Name), Version: strings.Clone(k.Version),
+			Arch: strings.Clone(k.Arch), SourceName: strings.Clone(k.SourceName), SourceVersion: strings.Clone(k.SourceVersion)}
 		s.interned.packages.Store(k, id)
 	}
 	for k, id := range newUpds {
