@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/testtool"
 )
 
 // requireLinux skips a test that reads the live machine's /proc when not on
@@ -17,10 +19,7 @@ func requireLinux(t *testing.T) {
 	if runtime.GOOS == "linux" {
 		return
 	}
-	if os.Getenv("PATCHBAY_TEST_REQUIRE_TOOLS") != "" {
-		t.Fatalf("the live-machine test needs Linux (PATCHBAY_TEST_REQUIRE_TOOLS is set), running on %s", runtime.GOOS)
-	}
-	t.Skipf("the live-machine test needs Linux, not %s", runtime.GOOS)
+	testtool.SkipOrFail(t, "the live-machine test needs Linux, not "+runtime.GOOS)
 }
 
 // TestCollectLiveMachine collects this machine's facts twice: both

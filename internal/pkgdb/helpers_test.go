@@ -5,10 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/patchbay/patchbay/internal/testtool"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -141,18 +142,8 @@ func checkResult(t testing.TB, eco Ecosystem, pkgs []Package) {
 	}
 }
 
-// lookTool returns the path of a program a test runs, and skips the test
-// when it is not installed, unless PATCHBAY_TEST_REQUIRE_TOOLS is set (as CI
-// sets it): then a missing tool fails the test.
+// lookTool returns the path of a program a test runs (see testtool.Look).
 func lookTool(t testing.TB, name string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("PATCHBAY_TEST_REQUIRE_TOOLS") != "" {
-		t.Fatalf("%s is required (PATCHBAY_TEST_REQUIRE_TOOLS is set): %v", name, err)
-	}
-	t.Skipf("%s not installed", name)
-	return ""
+	return testtool.Look(t, name)
 }

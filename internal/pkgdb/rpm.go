@@ -217,7 +217,7 @@ func parseRPMLine(line string) (p Package, skip bool, err error) {
 	}
 	if srpm != rpmNone {
 		p.SourceRPM = srpm
-		p.SourceName, p.SourceVersion, err = parseSourceRPM(srpm)
+		p.SourceName, p.SourceVersion, err = ParseSourceRPM(srpm)
 		if err != nil {
 			return p, false, fmt.Errorf("package %s: source rpm %s: %w", quote(name), quote(srpm), err)
 		}
@@ -228,9 +228,9 @@ func parseRPMLine(line string) (p Package, skip bool, err error) {
 	return p, false, nil
 }
 
-// parseSourceRPM splits a source rpm's file name, name-version-release.src.rpm
+// ParseSourceRPM splits a source rpm's file name, name-version-release.src.rpm
 // (or .nosrc.rpm), into the name and version-release.
-func parseSourceRPM(srpm string) (name, versionRelease string, err error) {
+func ParseSourceRPM(srpm string) (name, versionRelease string, err error) {
 	base, ok := strings.CutSuffix(srpm, ".src.rpm")
 	if !ok {
 		base, ok = strings.CutSuffix(srpm, ".nosrc.rpm")

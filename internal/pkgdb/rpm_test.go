@@ -32,9 +32,9 @@ func TestParseSourceRPM(t *testing.T) {
 		{"-1-2.src.rpm", "", "", false},
 	}
 	for _, tc := range tests {
-		name, vr, err := parseSourceRPM(tc.srpm)
+		name, vr, err := ParseSourceRPM(tc.srpm)
 		if (err == nil) != tc.ok || name != tc.name || vr != tc.vr {
-			t.Errorf("parseSourceRPM(%q) = %q, %q, %v; want %q, %q, ok %v", tc.srpm, name, vr, err, tc.name, tc.vr, tc.ok)
+			t.Errorf("ParseSourceRPM(%q) = %q, %q, %v; want %q, %q, ok %v", tc.srpm, name, vr, err, tc.name, tc.vr, tc.ok)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/patchbay/patchbay/internal/pkgdb"
 	"github.com/patchbay/patchbay/internal/version"
 )
 
@@ -51,7 +52,7 @@ func parseDnfQuery(out []byte) ([]dnfPackage, error) {
 		}
 		if srpm := f[6]; srpm != "" && srpm != "(none)" {
 			var err error
-			if p.sourceName, p.sourceVersion, err = parseSourceRPM(srpm); err != nil {
+			if p.sourceName, p.sourceVersion, err = pkgdb.ParseSourceRPM(srpm); err != nil {
 				return nil, fmt.Errorf("line %d: source rpm %s: %w", n+1, quote(srpm), err)
 			}
 		}
@@ -80,28 +81,6 @@ func validRPMPackage(p dnfPackage) error {
 		return fmt.Errorf("package %s: %w", quote(p.name), err)
 	}
 	return nil
-}
-
-// parseSourceRPM splits a source rpm's file name, NAME-VERSION-RELEASE.src.rpm
-// (or .nosrc.rpm), into the name and version-release (as pkgdb does for
-// installed packages).
-func parseSourceRPM(srpm string) (name, versionRelease string, err error) {
-	base, ok := strings.CutSuffix(srpm, ".src.rpm")
-	if !ok {
-		base, ok = strings.CutSuffix(srpm, ".nosrc.rpm")
-	}
-	if !ok {
-		return "", "", errors.New("not a file name ending in .src.rpm")
-	}
-	r := strings.LastIndexByte(base, '-')
-	if r <= 0 {
-		return "", "", errors.New("no release")
-	}
-	v := strings.LastIndexByte(base[:r], '-')
-	if v <= 0 {
-		return "", "", errors.New("no version")
-	}
-	return base[:v], base[v+1:], nil
 }
 
 // dnfAdvisoryRef is a line of dnf updateinfo list: an advisory that

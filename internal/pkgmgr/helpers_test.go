@@ -8,24 +8,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/patchbay/patchbay/internal/testtool"
 )
 
 var update = flag.Bool("update", false, "rewrite the captured tool output in testdata from the real tools")
 
-// lookTool returns the path of a program a test runs, and skips the test
-// when it is not installed, unless PATCHBAY_TEST_REQUIRE_TOOLS is set (as CI
-// sets it): then a missing tool fails the test.
+// lookTool returns the path of a program a test runs (see testtool.Look).
 func lookTool(t testing.TB, name string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("PATCHBAY_TEST_REQUIRE_TOOLS") != "" {
-		t.Fatalf("%s is required (PATCHBAY_TEST_REQUIRE_TOOLS is set): %v", name, err)
-	}
-	t.Skipf("%s not installed", name)
-	return ""
+	return testtool.Look(t, name)
 }
 
 // run runs a program in dir ("" for the current one) and returns its
