@@ -2,23 +2,34 @@ package main
 
 import (
 	"context"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/internal/client"
+	"github.com/patchbay/patchbay/internal/fleet"
+	"github.com/patchbay/patchbay/internal/pkgdb"
+	"github.com/patchbay/patchbay/internal/protocol"
 )
 
-// TestDemo runs `patchbay demo` with a small fleet and waits until the
-// server lists every simulated host and this machine.
+// TestDemo runs `patchbay demo` as the README does (50 simulated hosts and
+// this machine) and checks the issue's criterion: 51 hosts whose packages
+// on the server match their sources exactly: each simulated host's
+// inventory is one its image and variation produce, and this machine's is
+// its own dpkg database, row for row.
 func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a demo fleet for several seconds")
+	}
 	dir := t.TempDir()
 	out := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"patchbay", "demo", "--data-dir", dir, "--listen", "127.0.0.1:0", "--hosts", "5", "--interval", "2s"},
+		done <- run(ctx, []string{"patchbay", "demo", "--data-dir", dir, "--listen", "127.0.0.1:0", "--hosts", "50", "--interval", "3s"},
 			mapEnv(map[string]string{"HOME": dir}), strings.NewReader(""), out, &syncBuffer{})
 	}()
 	defer func() {
@@ -29,26 +40,72 @@ func TestDemo(t *testing.T) {
 	}()
 	re := regexp.MustCompile(`API\s+(\S+)\s+admin token\s+(\S+)`)
 	var c *client.Client
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := re.FindStringSubmatch(out.String()); m != nil && c == nil {
-			c, _ = client.New(client.Options{Server: m[1], Token: m[2]})
+	var hosts []patchbay.Host
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) && len(hosts) < 51 {
+		time.Sleep(250 * time.Millisecond)
+		if c == nil {
+			if m := re.FindStringSubmatch(out.String()); m != nil {
+				c, _ = client.New(client.Options{Server: m[1], Token: m[2]})
+			}
+			continue
 		}
-		if c != nil {
-			page, err := c.Hosts(context.Background(), client.HostQuery{Limit: 100})
-			if err == nil && len(page.Items) == 6 {
-				withInventory := 0
-				for _, h := range page.Items {
-					if full, err := c.Host(context.Background(), h.ID); err == nil && full.Inventory != nil {
-						withInventory++
-					}
-				}
-				if withInventory == 6 {
-					return
-				}
+		hosts = hosts[:0]
+		page, err := c.Hosts(ctx, client.HostQuery{Limit: 100})
+		if err != nil {
+			continue
+		}
+		for _, h := range page.Items {
+			if full, err := c.Host(ctx, h.ID); err == nil && full.Inventory != nil {
+				hosts = append(hosts, full)
 			}
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("the demo did not show 6 hosts with inventories within 30 s:\n%s", out)
+	if len(hosts) != 51 {
+		t.Fatalf("the demo showed %d hosts with inventories within 60 s, want 51:\n%s", len(hosts), out)
+	}
+	fl, err := fleet.NewFleet(1, 50, fleet.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]int{}
+	for i := range 50 {
+		byName[fl.Host(i).Facts.Hostname] = i
+	}
+	me, _ := os.Hostname()
+	for _, h := range hosts {
+		got, err := c.HostPackages(ctx, h.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Hostname == me {
+			want, err := pkgdb.DpkgReader{}.Read(ctx, "/")
+			if err != nil {
+				t.Skipf("this machine's dpkg database: %v", err)
+			}
+			if len(got.Packages) != len(want) {
+				t.Errorf("this machine: the server holds %d packages, dpkg %d", len(got.Packages), len(want))
+			}
+			continue
+		}
+		i, ok := byName[h.Hostname]
+		if !ok {
+			t.Errorf("host %q is neither this machine nor a simulated host", h.Hostname)
+			continue
+		}
+		hash := protocol.InventoryHash(protocol.Inventory{Packages: got.Packages, Updates: got.Updates})
+		if hash != h.Inventory.Hash {
+			t.Errorf("host %s: the stored packages hash to %s, not the inventory's %s", h.Hostname, hash[:12], h.Inventory.Hash[:12])
+		}
+		matched := false
+		for g := range 20 {
+			if fl.InventoryAt(i, g).Hash == hash {
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			t.Errorf("host %s: its packages are no inventory its image produces", h.Hostname)
+		}
+	}
 }
