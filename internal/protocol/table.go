@@ -32,13 +32,16 @@ type inventoryHeader struct {
 // holding a tab or newline, which the table could not carry.
 func appendPackageLine(b []byte, p Package) ([]byte, error) {
 	for i, f := range [packageFields]string{p.Ecosystem, p.Name, p.Version, p.Arch, p.SourceName, p.SourceVersion} {
-		if strings.ContainsAny(f, "\t\n") {
-			return b, fmt.Errorf("package %q: a field holds a tab or newline", p.Name)
-		}
 		if i > 0 {
 			b = append(b, '\t')
 		}
+		start := len(b)
 		b = append(b, f...)
+		for _, c := range b[start:] {
+			if c == '\t' || c == '\n' {
+				return b, fmt.Errorf("package %q: a field holds a tab or newline", p.Name)
+			}
+		}
 	}
 	return append(b, '\n'), nil
 }

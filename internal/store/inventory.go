@@ -19,10 +19,55 @@ import (
 
 // internCache maps package and update keys to their ids. Interned rows
 // never change, so the cache cannot go stale; ids enter it only after
-// their transaction committed.
+// their transaction committed. It grows with the fleet's distinct packages
+// (a few hundred bytes each).
 type internCache struct {
-	packages sync.Map // patchbay.Package -> int64
-	updates  sync.Map // [32]byte -> int64
+	mu       sync.RWMutex
+	packages map[patchbay.Package]int64
+	updates  map[[32]byte]int64
+}
+
+// lookupPackages fills ids with the cached id of each package and returns
+// the indexes of those not cached, under one read lock.
+func (c *internCache) lookupPackages(pkgs []patchbay.Package, ids []int64) (missing []int) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for i, p := range pkgs {
+		if id, ok := c.packages[p]; ok {
+			ids[i] = id
+		} else {
+			missing = append(missing, i)
+		}
+	}
+	return missing
+}
+
+func (c *internCache) update(key [32]byte) (int64, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	id, ok := c.updates[key]
+	return id, ok
+}
+
+// add records ids that committed. Package keys are copied: their strings
+// are slices of a whole upload, which the cache must not keep alive.
+func (c *internCache) add(pkgs map[patchbay.Package]int64, upds map[[32]byte]int64) {
+	if len(pkgs) == 0 && len(upds) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.packages == nil {
+		c.packages, c.updates = map[patchbay.Package]int64{}, map[[32]byte]int64{}
+	}
+	for k, id := range pkgs {
+		k = patchbay.Package{Ecosystem: strings.Clone(k.Ecosystem), Name: strings.Clone(k.Name), Version: strings.Clone(k.Version),
+			Arch: strings.Clone(k.Arch), SourceName: strings.Clone(k.SourceName), SourceVersion: strings.Clone(k.SourceVersion)}
+		c.packages[k] = id
+	}
+	for k, id := range upds {
+		c.updates[k] = id
+	}
 }
 
 // sourceEcosystem says which part of an inventory a failed source held, so
@@ -53,13 +98,13 @@ func (s *Store) PutInventory(ctx context.Context, hs *HostSession, inv protocol.
 				return err
 			}
 		}
-		pkgIDs := make([]int64, 0, len(inv.Packages))
-		for _, p := range inv.Packages {
-			id, err := tx.internPackage(ctx, p, newPkgs)
+		pkgIDs := make([]int64, len(inv.Packages))
+		for _, i := range s.interned.lookupPackages(inv.Packages, pkgIDs) {
+			id, err := tx.internPackage(ctx, inv.Packages[i], newPkgs)
 			if err != nil {
 				return err
 			}
-			pkgIDs = append(pkgIDs, id)
+			pkgIDs[i] = id
 		}
 		updIDs := make([]int64, 0, len(inv.Updates))
 		for _, u := range inv.Updates {
@@ -97,16 +142,7 @@ func (s *Store) PutInventory(ctx context.Context, hs *HostSession, inv protocol.
 	if err != nil {
 		return err
 	}
-	for k, id := range newPkgs {
-		// The key's strings are slices of the whole upload: copy them, or
-		// the cache would keep every upload that brought a new package.
-		k = patchbay.Package{Ecosystem: strings.Clone(k.Ecosystem), Name: strings.Clone(k.Name), Version: strings.Clone(k.Version),
-			Arch: strings.Clone(k.Arch), SourceName: strings.Clone(k.SourceName), SourceVersion: strings.Clone(k.SourceVersion)}
-		s.interned.packages.Store(k, id)
-	}
-	for k, id := range newUpds {
-		s.interned.updates.Store(k, id)
-	}
+	s.interned.add(newPkgs, newUpds)
 	s.seen.mark(hs.HostID, now)
 	return nil
 }
@@ -162,10 +198,9 @@ func (t *Tx) keepFailedSources(ctx context.Context, hostID int64, inv *protocol.
 	return nil
 }
 
+// internPackage returns the id of a package not in the cache, inserting it
+// when it is new to the store.
 func (t *Tx) internPackage(ctx context.Context, p patchbay.Package, fresh map[patchbay.Package]int64) (int64, error) {
-	if id, ok := t.s.interned.packages.Load(p); ok {
-		return id.(int64), nil
-	}
 	if id, ok := fresh[p]; ok {
 		return id, nil
 	}
@@ -195,8 +230,8 @@ func updateKey(u protocol.Update) [32]byte {
 
 func (t *Tx) internUpdate(ctx context.Context, u protocol.Update, fresh map[[32]byte]int64) (int64, error) {
 	key := updateKey(u)
-	if id, ok := t.s.interned.updates.Load(key); ok {
-		return id.(int64), nil
+	if id, ok := t.s.interned.update(key); ok {
+		return id, nil
 	}
 	if id, ok := fresh[key]; ok {
 		return id, nil

@@ -110,7 +110,8 @@ type Store struct {
 
 	// stmts caches prepared read statements by SQL text: SQLite would
 	// otherwise parse every query anew, which dominates a short read.
-	stmts sync.Map // string -> *sql.Stmt
+	stmts  sync.Map // string -> *sql.Stmt, on the read pool
+	wstmts sync.Map // string -> *sql.Stmt, on the write pool
 
 	interned internCache
 	seen     seenBatcher
@@ -236,7 +237,9 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDB() error {
-	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
+	for _, c := range []*sync.Map{&s.stmts, &s.wstmts} {
+		c.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
+	}
 	err := s.read.Close()
 	if s.write != s.read {
 		err = errors.Join(err, s.write.Close())
@@ -282,14 +285,19 @@ func (s *Store) rebind(q string) string {
 
 // prepared returns the cached prepared statement of read query q.
 func (s *Store) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
-	if st, ok := s.stmts.Load(q); ok {
+	return prepareCached(ctx, &s.stmts, s.read, s.rebind(q), q)
+}
+
+// prepareCached prepares q on db once and keeps it in cache under key.
+func prepareCached(ctx context.Context, cache *sync.Map, db *sql.DB, q, key string) (*sql.Stmt, error) {
+	if st, ok := cache.Load(key); ok {
 		return st.(*sql.Stmt), nil
 	}
-	st, err := s.read.PrepareContext(ctx, s.rebind(q))
+	st, err := db.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, classify(err)
 	}
-	if prev, loaded := s.stmts.LoadOrStore(q, st); loaded {
+	if prev, loaded := cache.LoadOrStore(key, st); loaded {
 		st.Close()
 		return prev.(*sql.Stmt), nil
 	}
@@ -339,17 +347,51 @@ func (s *Store) queryUncached(ctx context.Context, q string, args ...any) (*sql.
 // Tx is a write transaction. Every store change goes through one, with its
 // audit event appended before commit.
 type Tx struct {
-	s  *Store
-	tx *sql.Tx
+	s          *Store
+	tx         *sql.Tx
+	unprepared []string // statements to prepare once the transaction ends
+}
+
+// stmt returns q's cached prepared statement bound to t, or nil when it is
+// not prepared yet: then q runs unprepared and is prepared after the
+// transaction (preparing needs a connection, and on SQLite the one writer
+// connection is the transaction's). The statements run in transactions are
+// fixed texts, so the cache stays small.
+func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if st, ok := t.s.wstmts.Load(q); ok {
+		return t.tx.StmtContext(ctx, st.(*sql.Stmt))
+	}
+	t.unprepared = append(t.unprepared, q)
+	return nil
 }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	r, err := t.tx.ExecContext(ctx, t.s.rebind(q), args...)
+	var r sql.Result
+	var err error
+	if st := t.stmt(ctx, q); st != nil {
+		r, err = st.ExecContext(ctx, args...)
+	} else {
+		r, err = t.tx.ExecContext(ctx, t.s.rebind(q), args...)
+	}
 	return r, classify(err)
 }
 
 func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return t.tx.QueryRowContext(ctx, t.s.rebind(q), args...)
+}
+
+// prepareLater prepares, outside any transaction, the statements a
+// transaction ran unprepared.
+func (s *Store) prepareLater(ctx context.Context, qs []string) {
+	for _, q := range qs {
+		if _, err := prepareCached(ctx, &s.wstmts, s.write, s.rebind(q), q); err != nil {
+			s.log.Debug("prepare statement", "err", err)
+			return
+		}
+	}
 }
 
 // inTx runs fn in a write transaction and commits when fn returns nil.
@@ -358,12 +400,16 @@ func (s *Store) inTx(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("begin: %w", classify(err))
 	}
-	if err := fn(&Tx{s: s, tx: tx}); err != nil {
+	t := &Tx{s: s, tx: tx}
+	if err := fn(t); err != nil {
 		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", classify(err))
+	}
+	if len(t.unprepared) > 0 {
+		s.prepareLater(ctx, t.unprepared)
 	}
 	return nil
 }
