@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -25,6 +27,7 @@ type simOptions struct {
 	enrollSecret                       string
 	changeRate                         float64
 	stateFile                          string
+	cpuProfile                         string
 }
 
 func newSimCommand(e *env) *cobra.Command {
@@ -75,6 +78,7 @@ Keep the sim in a process of its own: a process here may hold at most
 	fl.StringVar(&o.enrollSecret, "enroll-secret", "", "enroll every host with this secret instead of making secrets")
 	fl.Float64Var(&o.changeRate, "change-rate", 0, "chance a host's inventory changes before a check-in (0: 5%; negative: never)")
 	fl.StringVar(&o.stateFile, "state", "", "keep the hosts' tokens in this file, so a later run resumes the same fleet")
+	fl.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the simulator to this file")
 	return cmd
 }
 
@@ -84,6 +88,19 @@ func runSim(ctx context.Context, e *env, c *client.Client, fl *fleet.Fleet, o si
 		ctx, cancel = context.WithTimeout(ctx, o.duration)
 		defer cancel()
 	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return usageErrorf("--cpuprofile: %v", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	// A load generator trades memory for CPU: collect garbage less often.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	log, _ := newLogger(e.stderr, "warn", "text")
 	cfg := sim.Config{Client: c.WithToken(""), Fleet: fl, EnrollSecret: o.enrollSecret, Interval: o.interval,
 		Ramp: o.ramp, Workers: o.workers, CheckIns: o.checkIns, Logger: log.With("component", "sim")}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/patchbay/patchbay/internal/protocol"
 )
@@ -24,17 +25,29 @@ func (c *Client) CheckIn(ctx context.Context, req protocol.CheckInRequest) (prot
 	return res, c.do(ctx, "POST", protocol.PathCheckIn, nil, req, &res)
 }
 
+// gzipWriters and uploadBuffers are reused across uploads: a gzip writer
+// holds about a megabyte of state, which a simulator uploading hundreds of
+// inventories a second would otherwise allocate and collect each time.
+var (
+	gzipWriters   = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return w }}
+	uploadBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+)
+
 // UploadInventory sends the full inventory gzip-compressed.
 func (c *Client) UploadInventory(ctx context.Context, inv protocol.Inventory) error {
-	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	buf := uploadBuffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer uploadBuffers.Put(buf)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(buf)
 	if err := protocol.EncodeInventory(zw, inv); err != nil {
 		return fmt.Errorf("encode inventory: %w", err)
 	}
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("compress inventory: %w", err)
 	}
-	return c.doRaw(ctx, "PUT", protocol.PathInventory, &buf, map[string]string{
+	return c.doRaw(ctx, "PUT", protocol.PathInventory, bytes.NewReader(buf.Bytes()), map[string]string{
 		"Content-Type": protocol.ContentTypeInventory, "Content-Encoding": "gzip"}, nil)
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/internal/protocol"
@@ -81,6 +82,9 @@ func (s *Server) handleCheckIn() http.Handler {
 	})
 }
 
+// gzipReaders are reused across uploads.
+var gzipReaders sync.Pool
+
 // maxCompressedInventory bounds the bytes of a gzip upload on the wire;
 // protocol.MaxInventoryBytes bounds them once decompressed.
 const maxCompressedInventory = 16 << 20
@@ -90,12 +94,18 @@ func (s *Server) handleInventory() http.Handler {
 		var body io.Reader = http.MaxBytesReader(w, r.Body, maxCompressedInventory)
 		switch enc := strings.ToLower(r.Header.Get("Content-Encoding")); enc {
 		case "gzip":
-			zr, err := gzip.NewReader(body)
+			zr, _ := gzipReaders.Get().(*gzip.Reader)
+			var err error
+			if zr == nil {
+				zr, err = gzip.NewReader(body)
+			} else {
+				err = zr.Reset(body)
+			}
 			if err != nil {
 				writeError(w, r, s.log, patchbay.FieldError(patchbay.EInvalid, "body", "not gzip data: %v", err))
 				return
 			}
-			defer zr.Close()
+			defer gzipReaders.Put(zr)
 			body = zr
 		case "", "identity":
 		default:

@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/internal/apiv1"
+	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
@@ -153,5 +156,58 @@ func TestNotFoundIsProblem(t *testing.T) {
 	w = f.do(t, "PUT", "/api/v1/users", f.tokens[patchbay.RoleAdmin], "", false)
 	if w.Code != http.StatusMethodNotAllowed {
 		t.Fatalf("wrong method: %d, want 405", w.Code)
+	}
+}
+
+// TestInventoryUploadLimits sends a gzip bomb (a small upload that inflates
+// past the limit), a damaged table and a body of the wrong type: each is
+// refused with a 4xx and stores nothing.
+func TestInventoryUploadLimits(t *testing.T) {
+	f := newFixture(t, store.SQLite)
+	send := func(body []byte, encoding, ctype string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("PUT", protocol.PathInventory, bytes.NewReader(body))
+		r.Header.Set("Authorization", "Bearer "+f.hostToken)
+		r.Header.Set("Content-Type", ctype)
+		if encoding != "" {
+			r.Header.Set("Content-Encoding", encoding)
+		}
+		w := httptest.NewRecorder()
+		f.server.ServeHTTP(w, r)
+		return w
+	}
+	var bomb bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&bomb, gzip.BestCompression)
+	zw.Write([]byte("{\"hash\":\"x\"}\n"))
+	zeros := make([]byte, 1<<20)
+	for range protocol.MaxInventoryBytes>>20 + 1 {
+		zw.Write(zeros)
+	}
+	zw.Close()
+	for _, tc := range []struct {
+		name           string
+		body           []byte
+		encoding, kind string
+		status         int
+	}{
+		{"gzip bomb", bomb.Bytes(), "gzip", protocol.ContentTypeInventory, 413},
+		{"not gzip", []byte("plain"), "gzip", protocol.ContentTypeInventory, 400},
+		{"damaged table", []byte("{\"hash\":\"x\"}\ndeb\tbash\n"), "", protocol.ContentTypeInventory, 400},
+		{"truncated table", []byte("{\"hash\":\"x\"}\ndeb\tbash\t1\tamd64\t\t"), "", protocol.ContentTypeInventory, 400},
+		{"json body", []byte(`{"hash":"x","packages":[]}`), "", "application/json", 400},
+		{"brotli", []byte("x"), "br", protocol.ContentTypeInventory, 400},
+		{"hash mismatch", []byte("{\"hash\":\"" + strings.Repeat("0", 64) + "\"}\ndeb\tbash\t1\tamd64\t\t\n"), "", protocol.ContentTypeInventory, 422},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := send(tc.body, tc.encoding, tc.kind)
+			if w.Code != tc.status {
+				t.Fatalf("status %d, want %d: %s", w.Code, tc.status, w.Body)
+			}
+			hosts, _ := f.store.Hosts(context.Background(), patchbay.HostFilter{Limit: 10})
+			for _, h := range hosts {
+				if full, _ := f.store.Host(context.Background(), h.ID); full.Inventory != nil {
+					t.Fatalf("a refused upload stored an inventory for host %d", h.ID)
+				}
+			}
+		})
 	}
 }
