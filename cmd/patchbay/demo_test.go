@@ -93,10 +93,9 @@ func TestDemo(t *testing.T) {
 			t.Errorf("host %q is neither this machine nor a simulated host", h.Hostname)
 			continue
 		}
+		// The fleet keeps checking in, so the host may have moved to a later
+		// generation since it was listed: any generation of its own will do.
 		hash := protocol.InventoryHash(protocol.Inventory{Packages: got.Packages, Updates: got.Updates})
-		if hash != h.Inventory.Hash {
-			t.Errorf("host %s: the stored packages hash to %s, not the inventory's %s", h.Hostname, hash[:12], h.Inventory.Hash[:12])
-		}
 		matched := false
 		for g := range 20 {
 			if fl.InventoryAt(i, g).Hash == hash {
