@@ -37,18 +37,12 @@ func newAuditCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			events := []patchbay.AuditEvent{}
-			for len(events) < limit {
-				q.Limit = min(1000, limit-len(events))
-				page, err := c.Audit(cmd.Context(), q)
-				if err != nil {
-					return err
-				}
-				events = append(events, page.Items...)
-				if page.NextCursor == "" {
-					break
-				}
-				q.Cursor = page.NextCursor
+			events, err := collect(limit, func(cursor string, n int) (apiv1.List[patchbay.AuditEvent], error) {
+				q.Cursor, q.Limit = cursor, n
+				return c.Audit(cmd.Context(), q)
+			})
+			if err != nil {
+				return err
 			}
 			t := &table{header: []string{"SEQ", "AT", "ACTOR", "ACTION", "OBJECT", "AFTER"}, raw: events}
 			for _, ev := range events {

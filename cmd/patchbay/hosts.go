@@ -37,18 +37,12 @@ func newHostsCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			hosts := []patchbay.Host{}
-			for len(hosts) < limit {
-				q.Limit = min(1000, limit-len(hosts))
-				page, err := c.Hosts(cmd.Context(), q)
-				if err != nil {
-					return err
-				}
-				hosts = append(hosts, page.Items...)
-				if page.NextCursor == "" {
-					break
-				}
-				q.Cursor = page.NextCursor
+			hosts, err := collect(limit, func(cursor string, n int) (apiv1.List[patchbay.Host], error) {
+				q.Cursor, q.Limit = cursor, n
+				return c.Hosts(cmd.Context(), q)
+			})
+			if err != nil {
+				return err
 			}
 			t := &table{header: []string{"ID", "HOSTNAME", "OS", "LABELS", "GROUPS", "OWNER", "CRIT", "REBOOT", "LAST SEEN", "NOTE"}, raw: hosts}
 			for _, h := range hosts {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/apiv1"
 )
 
 // Output formats of listings (--output).
@@ -64,4 +66,23 @@ func when(t *time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// collect fetches pages until it has limit items or the listing ends.
+// page gets the cursor ("" first) and how many items to ask for.
+func collect[T any](limit int, page func(cursor string, n int) (apiv1.List[T], error)) ([]T, error) {
+	items := []T{}
+	cursor := ""
+	for len(items) < limit {
+		l, err := page(cursor, min(1000, limit-len(items)))
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, l.Items...)
+		if l.NextCursor == "" {
+			break
+		}
+		cursor = l.NextCursor
+	}
+	return items, nil
 }
