@@ -60,8 +60,8 @@ func factsColumns(f protocol.Facts) (hostFacts, error) {
 	for _, p := range f.RebootPackages {
 		errs = append(errs, check("reboot_packages", p, 256))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return hostFacts{}, firstError(errs)
+	if err := firstError(errs); err != nil {
+		return hostFacts{}, err
 	}
 	raw, err := json.Marshal(f)
 	if err != nil {
