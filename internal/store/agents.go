@@ -232,36 +232,50 @@ func (b *seenBatcher) take() map[int64]time.Time {
 	return p
 }
 
-// FlushSeen writes pending last-seen times now.
+// FlushSeen writes pending last-seen times of hosts and last-used times of
+// tokens now, in one transaction.
 func (s *Store) FlushSeen(ctx context.Context) error {
-	p := s.seen.take()
-	if len(p) == 0 {
+	hosts, tokens := s.seen.take(), s.tokenUsed.take()
+	if len(hosts) == 0 && len(tokens) == 0 {
 		return nil
 	}
 	err := s.inTx(ctx, func(tx *Tx) error {
-		for id, t := range p {
-			if _, err := tx.exec(ctx, "UPDATE hosts SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)",
-				micros(t), id, micros(t)); err != nil {
-				return err
+		for _, b := range []struct {
+			q       string
+			pending map[int64]time.Time
+		}{
+			{"UPDATE hosts SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)", hosts},
+			{"UPDATE tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)", tokens},
+		} {
+			for id, t := range b.pending {
+				if _, err := tx.exec(ctx, b.q, micros(t), id, micros(t)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		// Put them back, unless a newer check-in came meanwhile.
-		for id, t := range p {
-			s.seen.mu.Lock()
-			if s.seen.pending == nil {
-				s.seen.pending = map[int64]time.Time{}
-			}
-			if cur, ok := s.seen.pending[id]; !ok || cur.Before(t) {
-				s.seen.pending[id] = t
-			}
-			s.seen.mu.Unlock()
-		}
+		s.seen.restore(hosts)
+		s.tokenUsed.restore(tokens)
 		return fmt.Errorf("flush last-seen times: %w", err)
 	}
 	return nil
+}
+
+// restore puts back times a failed flush did not write, unless newer ones
+// came meanwhile.
+func (b *seenBatcher) restore(p map[int64]time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending == nil {
+		b.pending = map[int64]time.Time{}
+	}
+	for id, t := range p {
+		if cur, ok := b.pending[id]; !ok || cur.Before(t) {
+			b.pending[id] = t
+		}
+	}
 }
 
 // flushSeenLoop flushes last-seen times every interval until stop closes.

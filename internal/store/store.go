@@ -113,10 +113,11 @@ type Store struct {
 	stmts  sync.Map // string -> *sql.Stmt, on the read pool
 	wstmts sync.Map // string -> *sql.Stmt, on the write pool
 
-	interned internCache
-	seen     seenBatcher
-	stopSeen chan struct{}
-	seenDone chan struct{}
+	interned  internCache
+	seen      seenBatcher // hosts' last-seen times
+	tokenUsed seenBatcher // tokens' last-used times
+	stopSeen  chan struct{}
+	seenDone  chan struct{}
 }
 
 // Options are the optional parts of Open.

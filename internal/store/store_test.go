@@ -356,3 +356,32 @@ func TestHostsFilter(t *testing.T) {
 		}
 	})
 }
+
+// TestTokenLastUsed checks that using a token records when, after the
+// batched flush, and that authentication itself writes nothing.
+func TestTokenLastUsed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		if _, err := s.CreateUser(ctx, "system", "dora", patchbay.RoleViewer); err != nil {
+			t.Fatal(err)
+		}
+		tok, secret, err := s.CreateToken(ctx, "system", "dora", "cli", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Authenticate(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+		toks, _ := s.Tokens(ctx, tok.UserID)
+		if toks[0].LastUsedAt != nil {
+			t.Fatalf("last used written before the flush: %v", toks[0].LastUsedAt)
+		}
+		if err := s.FlushSeen(ctx); err != nil {
+			t.Fatal(err)
+		}
+		toks, _ = s.Tokens(ctx, tok.UserID)
+		if toks[0].LastUsedAt == nil {
+			t.Fatal("last used not recorded after the flush")
+		}
+	})
+}

@@ -10,8 +10,8 @@ import (
 	"github.com/patchbay/patchbay"
 )
 
-// lastUsedResolution bounds how often a token's last-used time is written:
-// at most once a minute per token, so authentication stays a read.
+// lastUsedResolution bounds how often a token's last-used time is recorded:
+// at most once a minute per token.
 const lastUsedResolution = time.Minute
 
 type tokenSummary struct {
@@ -177,10 +177,8 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (*patchbay.User
 		return nil, nil, patchbay.Errorf(patchbay.EUnauthorized, "the user is disabled")
 	}
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= lastUsedResolution {
-		// Best effort: a failure here must not refuse a valid request.
-		if _, err := s.write.ExecContext(ctx, s.rebind("UPDATE tokens SET last_used_at = ? WHERE id = ?"), micros(now), t.ID); err != nil {
-			s.log.Warn("record token use", "token", t.ID, "err", err)
-		}
+		// Batched with the hosts' last-seen times: authentication stays a read.
+		s.tokenUsed.mark(t.ID, now)
 	}
 	u := &patchbay.User{ID: t.UserID, Name: t.UserName, Role: role}
 	return u, &t, nil
