@@ -144,31 +144,33 @@ func (s *Store) Hosts(ctx context.Context, f patchbay.HostFilter) ([]patchbay.Ho
 	return out, nil
 }
 
-// loadTags fills the labels and groups of hosts, one query for the page.
+// loadTags fills the labels and groups of hosts: one query for a page
+// (of at most 500 hosts; more take one query per 500).
 func (s *Store) loadTags(ctx context.Context, hosts []patchbay.Host, byID map[int64]int) error {
-	rows, err := s.query(ctx, "SELECT host_id, kind, value FROM host_tags WHERE host_id BETWEEN ? AND ? ORDER BY host_id, kind, value",
-		hosts[0].ID, hosts[len(hosts)-1].ID)
+	ids := make([]int64, len(hosts))
+	for i, h := range hosts {
+		ids[i] = h.ID
+	}
+	err := inChunks(ctx, s.readQuerier(), "SELECT host_id, kind, value FROM host_tags WHERE host_id IN (%s) ORDER BY host_id, kind, value",
+		ids, func(rows *sql.Rows) error {
+			var id int64
+			var kind, value string
+			if err := rows.Scan(&id, &kind, &value); err != nil {
+				return err
+			}
+			if i, ok := byID[id]; ok {
+				if kind == "label" {
+					hosts[i].Labels = append(hosts[i].Labels, value)
+				} else {
+					hosts[i].Groups = append(hosts[i].Groups, value)
+				}
+			}
+			return nil
+		})
 	if err != nil {
-		return fmt.Errorf("list host tags: %w", err)
+		return fmt.Errorf("list host tags: %w", classify(err))
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var kind, value string
-		if err := rows.Scan(&id, &kind, &value); err != nil {
-			return fmt.Errorf("list host tags: %w", classify(err))
-		}
-		i, ok := byID[id]
-		if !ok {
-			continue
-		}
-		if kind == "label" {
-			hosts[i].Labels = append(hosts[i].Labels, value)
-		} else {
-			hosts[i].Groups = append(hosts[i].Groups, value)
-		}
-	}
-	return classify(rows.Err())
+	return nil
 }
 
 // Host returns one host with its facts and inventory summary.
