@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/pkgmgr"
 	"github.com/patchbay/patchbay/internal/protocol"
 )
 
@@ -62,4 +64,56 @@ func TestBackoffAndJitter(t *testing.T) {
 	if d := a.interval(res); d < 4500*time.Millisecond || d > 5500*time.Millisecond {
 		t.Fatalf("configured interval 5 s gave %v", d)
 	}
+}
+
+// countingLister is an UpdateLister that counts its listings: a stand-in
+// for apt only in what it answers, which these tests do not look at.
+type countingLister struct{ lists, refreshes int }
+
+func (c *countingLister) Name() string                      { return "test-updates" }
+func (c *countingLister) Refresh(ctx context.Context) error { c.refreshes++; return nil }
+func (c *countingLister) Updates(ctx context.Context) ([]protocol.Update, error) {
+	c.lists++
+	return []protocol.Update{}, nil
+}
+
+// TestUpdatesListingCached checks that updates are listed again only when
+// the installed packages or the indexes change, or the listing ages out.
+func TestUpdatesListingCached(t *testing.T) {
+	root := t.TempDir()
+	status := filepath.Join(root, "var/lib/dpkg/status")
+	lists := filepath.Join(root, "var/lib/apt/lists")
+	os.MkdirAll(filepath.Dir(status), 0o755)
+	os.MkdirAll(lists, 0o755)
+	write := func(version string) {
+		body := "Package: hello\nStatus: install ok installed\nArchitecture: amd64\nVersion: " + version + "\n\n"
+		if err := os.WriteFile(status, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("1.0")
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	lister := &countingLister{}
+	inv := &LocalInventory{Root: root, Updates: lister, Refresh: pkgmgr.RefreshPolicy{Interval: -1}, Now: func() time.Time { return now }}
+	ctx := context.Background()
+	step := func(what string, wantLists int) {
+		t.Helper()
+		got := inv.Inventory(ctx)
+		if len(got.Errors) > 0 {
+			t.Fatalf("%s: source errors %+v", what, got.Errors)
+		}
+		if lister.lists != wantLists {
+			t.Fatalf("%s: %d listings, want %d", what, lister.lists, wantLists)
+		}
+	}
+	step("first check-in", 1)
+	step("nothing changed", 1)
+	write("1.1")
+	step("a package changed", 2)
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(lists, later, later)
+	step("the indexes changed", 3)
+	now = now.Add(DefaultMaxUpdatesAge)
+	step("the listing aged out", 4)
+	step("nothing changed again", 4)
 }

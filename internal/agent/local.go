@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/facts"
@@ -29,11 +32,32 @@ type UpdateLister interface {
 // available updates from Updates, refreshing its indexes as Refresh says
 // (by a stamp file in the agent's state directory, so a restart does not
 // refresh again).
+//
+// Listing updates runs the package manager's own tools, which can take
+// seconds on a host with full indexes, so the list is kept until the
+// installed packages change, the indexes change (their directory's time, or
+// the refresh stamp), or MaxUpdatesAge passes.
 type LocalInventory struct {
 	Root    string
 	Updates UpdateLister
 	Refresh pkgmgr.RefreshPolicy
 	Now     func() time.Time
+	// MaxUpdatesAge bounds how long a listing of updates is reused
+	// (DefaultMaxUpdatesAge when zero).
+	MaxUpdatesAge time.Duration
+
+	mu     sync.Mutex
+	cached updatesCache
+}
+
+// DefaultMaxUpdatesAge is how long a listing of updates is reused at most.
+const DefaultMaxUpdatesAge = 6 * time.Hour
+
+// updatesCache is the last listing of updates and what it depended on.
+type updatesCache struct {
+	key     string // hash of the installed packages and the indexes' times
+	at      time.Time
+	updates []protocol.Update
 }
 
 // Inventory reads every package database under Root. A database that
@@ -63,13 +87,57 @@ func (l *LocalInventory) Inventory(ctx context.Context) protocol.Inventory {
 			// Stale indexes still list updates; say so and go on.
 			inv.Errors = append(inv.Errors, protocol.SourceError{Source: l.Updates.Name() + "-refresh", Message: err.Error()})
 		}
-		upds, err := l.Updates.Updates(ctx)
+		upds, err := l.listUpdates(ctx, inv.Packages)
 		if err != nil {
 			inv.Errors = append(inv.Errors, protocol.SourceError{Source: l.Updates.Name(), Message: err.Error()})
 		}
 		inv.Updates = append(inv.Updates, upds...)
 	}
 	return inv
+}
+
+// listUpdates returns the cached listing while nothing it depends on
+// changed, and lists anew otherwise. A failed listing is not cached.
+func (l *LocalInventory) listUpdates(ctx context.Context, pkgs []protocol.Package) ([]protocol.Update, error) {
+	now := time.Now()
+	if l.Now != nil {
+		now = l.Now()
+	}
+	maxAge := l.MaxUpdatesAge
+	if maxAge <= 0 {
+		maxAge = DefaultMaxUpdatesAge
+	}
+	key := protocol.InventoryHash(protocol.Inventory{Packages: pkgs}) + " " + l.indexTimes()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cached.key == key && now.Sub(l.cached.at) < maxAge && now.After(l.cached.at.Add(-time.Minute)) {
+		return l.cached.updates, nil
+	}
+	upds, err := l.Updates.Updates(ctx)
+	if err != nil {
+		l.cached = updatesCache{}
+		return upds, err
+	}
+	l.cached = updatesCache{key: key, at: now, updates: upds}
+	return upds, nil
+}
+
+// indexTimes names the modification times of the package indexes under
+// Root and of the refresh stamp: when one moves, the listing is redone.
+func (l *LocalInventory) indexTimes() string {
+	var b strings.Builder
+	paths := []string{filepath.Join(l.root(), "var/lib/apt/lists"), filepath.Join(l.root(), "var/cache/dnf")}
+	if l.Refresh.Stamp != "" {
+		paths = append(paths, l.Refresh.Stamp)
+	}
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil {
+			fmt.Fprintf(&b, "%d;", fi.ModTime().UnixNano())
+		} else {
+			b.WriteString("-;")
+		}
+	}
+	return b.String()
 }
 
 func (l *LocalInventory) root() string {
