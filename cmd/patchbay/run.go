@@ -97,6 +97,7 @@ func newRootCommand(ctx context.Context, e *env) *cobra.Command {
 		newAgentCommand(e),
 		newSimCommand(e),
 		newDemoCommand(e),
+		newScanCommand(e),
 		newVercmpCommand(e),
 		newVersionCommand(e),
 	)

@@ -64,24 +64,8 @@ type updatesCache struct {
 // cannot be read becomes a SourceError: the server keeps the host's last
 // good packages of it and shows the error; nothing partial passes as whole.
 func (l *LocalInventory) Inventory(ctx context.Context) protocol.Inventory {
-	inv := protocol.Inventory{Packages: []protocol.Package{}, Updates: []protocol.Update{}}
-	dbs, err := pkgdb.Detect(l.root())
-	if err != nil {
-		inv.Errors = append(inv.Errors, protocol.SourceError{Source: "detect", Message: err.Error()})
-	}
-	for _, db := range dbs {
-		r, err := pkgdb.ReaderFor(db.Ecosystem)
-		if err == nil {
-			var pkgs []pkgdb.Package
-			pkgs, err = r.Read(ctx, l.root())
-			for _, p := range pkgs {
-				inv.Packages = append(inv.Packages, wirePackage(p))
-			}
-		}
-		if err != nil {
-			inv.Errors = append(inv.Errors, protocol.SourceError{Source: sourceNames[db.Ecosystem], Message: err.Error()})
-		}
-	}
+	inv := protocol.Inventory{Updates: []protocol.Update{}}
+	inv.Packages, inv.Errors = ReadPackages(ctx, l.root())
 	if l.Updates != nil {
 		if err := l.refreshIfDue(ctx); err != nil {
 			// Stale indexes still list updates; say so and go on.
@@ -138,6 +122,31 @@ func (l *LocalInventory) indexTimes() string {
 		}
 	}
 	return b.String()
+}
+
+// ReadPackages reads every package database under root. A database that
+// cannot be read becomes a SourceError, never a silently shorter list.
+func ReadPackages(ctx context.Context, root string) ([]protocol.Package, []protocol.SourceError) {
+	pkgs := []protocol.Package{}
+	var errs []protocol.SourceError
+	dbs, err := pkgdb.Detect(root)
+	if err != nil {
+		errs = append(errs, protocol.SourceError{Source: "detect", Message: err.Error()})
+	}
+	for _, db := range dbs {
+		r, err := pkgdb.ReaderFor(db.Ecosystem)
+		if err == nil {
+			var read []pkgdb.Package
+			read, err = r.Read(ctx, root)
+			for _, p := range read {
+				pkgs = append(pkgs, wirePackage(p))
+			}
+		}
+		if err != nil {
+			errs = append(errs, protocol.SourceError{Source: sourceNames[db.Ecosystem], Message: err.Error()})
+		}
+	}
+	return pkgs, errs
 }
 
 func (l *LocalInventory) root() string {
