@@ -1,24 +1,32 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"os"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/patchbay/patchbay/internal/agent"
 	"github.com/patchbay/patchbay/internal/facts"
+	"github.com/patchbay/patchbay/internal/feed"
 	"github.com/patchbay/patchbay/internal/match"
+	"github.com/patchbay/patchbay/internal/osv"
 )
 
 func newScanCommand(e *env) *cobra.Command {
-	var root, feedPath, output, platform string
+	var root, output, platform string
+	var feeds []string
 	cmd := &cobra.Command{
-		Use:   "scan --feed PATH",
+		Use:   "scan --feed PATH [--feed PATH…]",
 		Short: "Match this host's installed packages against a local advisory feed (no server)",
 		Long: `Read the package databases under --root and match them against OSV records
-from --feed: a .json file, a directory of them, or a .zip such as osv.dev's
-per-ecosystem all.zip. Debian, Ubuntu and Alpine advisories are matched by
+from each --feed: a .json file, a directory of them, a .zip such as
+osv.dev's per-ecosystem all.zip, or a Debian security tracker list
+(data/DSA/list, data/DLA/list, data/DTSA/list of the tracker's repository).
+Debian, Ubuntu and Alpine advisories are matched by
 source package. Prints one line per affected package and advisory; records
 that cannot be used are reported, never skipped silently.`,
 		Args: cobra.NoArgs,
@@ -26,8 +34,8 @@ that cannot be used are reported, never skipped silently.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			if feedPath == "" {
-				return usageErrorf("--feed is required: an OSV .json file, a directory of them, or a .zip")
+			if len(feeds) == 0 {
+				return usageErrorf("--feed is required: an OSV .json file, a directory of them, a .zip, or a tracker list")
 			}
 			ctx := cmd.Context()
 			var p match.Platform
@@ -45,12 +53,17 @@ that cannot be used are reported, never skipped silently.`,
 						root, f.OSRelease["ID"], f.OSRelease["VERSION_ID"])
 				}
 			}
-			recs, problems, err := match.LoadOSV(feedPath)
-			if err != nil {
-				return err
-			}
-			for _, pr := range problems {
-				fmt.Fprintf(e.stderr, "scan: skipped %s\n", pr.Error())
+			var recs []*osv.Record
+			skipped := 0
+			for _, path := range feeds {
+				rs, problems, err := loadFeed(path)
+				if err != nil {
+					return err
+				}
+				for _, pr := range problems {
+					fmt.Fprintf(e.stderr, "scan: skipped %s\n", pr)
+				}
+				recs, skipped = append(recs, rs...), skipped+len(problems)
 			}
 			pkgs, srcErrs := agent.ReadPackages(ctx, root)
 			for _, se := range srcErrs {
@@ -68,8 +81,8 @@ that cannot be used are reported, never skipped silently.`,
 			if err := t.write(e.stdout, output); err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stderr, "scan: %s, %d packages, %d advisories (%d files skipped): %d findings\n",
-				p, len(pkgs), len(recs), len(problems), len(findings))
+			fmt.Fprintf(e.stderr, "scan: %s, %d packages, %d advisories (%d skipped): %d findings\n",
+				p, len(pkgs), len(recs), skipped, len(findings))
 			if len(srcErrs) > 0 {
 				return fmt.Errorf("%d package databases could not be read: the scan is incomplete", len(srcErrs))
 			}
@@ -77,8 +90,42 @@ that cannot be used are reported, never skipped silently.`,
 		},
 	}
 	cmd.Flags().StringVar(&root, "root", "/", "root directory whose package databases to read")
-	cmd.Flags().StringVar(&feedPath, "feed", "", "OSV records: a .json file, a directory, or a .zip")
+	cmd.Flags().StringSliceVar(&feeds, "feed", nil, "advisories: an OSV .json file, a directory, a .zip, or a Debian tracker list (repeatable)")
 	cmd.Flags().StringVar(&platform, "platform", "", "OSV ecosystem of the packages, such as Debian:12 (default: from os-release)")
 	cmd.Flags().StringVarP(&output, "output", "o", outputTable, "table, json or csv")
 	return cmd
+}
+
+// trackerHeader matches the first line of a Debian security tracker list.
+var trackerHeader = regexp.MustCompile(`^\[[^\]]+\] (DSA|DLA|DTSA)-`)
+
+// loadFeed reads one --feed: a Debian tracker list when its first line is
+// a tracker header, else OSV records (file, directory or zip).
+func loadFeed(path string) ([]*osv.Record, []fmt.Stringer, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && !strings.HasSuffix(path, ".json") && !strings.HasSuffix(path, ".zip") {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer f.Close()
+		br := bufio.NewReader(f)
+		first, _ := br.Peek(256)
+		if m := trackerHeader.FindSubmatch(first); m != nil {
+			recs, problems, err := feed.ParseTrackerList(br, path, feed.TrackerKind(m[1]))
+			if err != nil {
+				return nil, nil, fmt.Errorf("tracker list %s: %w", path, err)
+			}
+			out := make([]fmt.Stringer, len(problems))
+			for i, p := range problems {
+				out[i] = p
+			}
+			return recs, out, nil
+		}
+	}
+	recs, problems, err := match.LoadOSV(path)
+	out := make([]fmt.Stringer, len(problems))
+	for i, p := range problems {
+		out[i] = p
+	}
+	return recs, out, err
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -97,5 +98,35 @@ func TestScanRefusesBadInput(t *testing.T) {
 		if _, _, err := runCLI(t, nil, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("patchbay %v: err = %v, want one naming %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestScanTrackerList scans the Debian 9 fixture against the Debian
+// security tracker's real DLA list (as of 2023-04), read directly.
+func TestScanTrackerList(t *testing.T) {
+	root := stretchRoot(t)
+	list := "../../internal/feed/testdata/debian-security-tracker-2023-04/DLA/list"
+	out, errOut, err := runCLI(t, nil, "scan", "--root", root, "--feed", list, "-o", "json")
+	if err != nil {
+		t.Fatalf("scan: %v\n%s", err, errOut)
+	}
+	var findings []match.Finding
+	if err := json.Unmarshal([]byte(out), &findings); err != nil {
+		t.Fatal(err)
+	}
+	byPkg := map[string][]string{}
+	for _, f := range findings {
+		byPkg[f.Package.Name] = append(byPkg[f.Package.Name], f.Advisory)
+	}
+	// dpkg 1.18.25 is before DLA-3022-1's fix; libssl1.1 at DLA-3008-1's fix
+	// is not affected by it.
+	if !slices.Contains(byPkg["dpkg"], "DLA-3022-1") || !slices.Contains(byPkg["dselect"], "DLA-3022-1") {
+		t.Fatalf("dpkg findings %v, dselect %v: want DLA-3022-1 for both", byPkg["dpkg"], byPkg["dselect"])
+	}
+	if slices.Contains(byPkg["libssl1.1"], "DLA-3008-1") {
+		t.Fatalf("libssl1.1 at the fixed version reported as affected by DLA-3008-1")
+	}
+	if !strings.Contains(errOut, "skipped") {
+		t.Errorf("the list's unusable entries were not reported: %q", errOut)
 	}
 }

@@ -20,6 +20,9 @@ type LoadProblem struct {
 
 func (p LoadProblem) Error() string { return p.File + ": " + p.Err.Error() }
 
+// String is Error, so problems of every feed print alike.
+func (p LoadProblem) String() string { return p.Error() }
+
 // maxRecordBytes bounds one OSV record file.
 const maxRecordBytes = 8 << 20
 
