@@ -284,3 +284,53 @@ func TestLastSeenBatched(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdateHostConcurrentFields edits a host's owner and its labels from
+// two goroutines at once: each field ends with its own writer's last value,
+// neither edit undoing the other.
+func TestUpdateHostConcurrentFields(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		h, err := s.CreateHost(ctx, "system", patchbay.Host{Hostname: "web1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 25
+		errs := make(chan error, 2)
+		go func() {
+			for i := range n {
+				owner := fmt.Sprintf("team-%d", i)
+				if _, err := s.UpdateHost(ctx, "user:a", h.ID, store.HostUpdate{Owner: &owner}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+		go func() {
+			for i := range n {
+				labels := []string{fmt.Sprintf("wave-%d", i)}
+				if _, err := s.UpdateHost(ctx, "user:b", h.ID, store.HostUpdate{Labels: &labels}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Host(ctx, h.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Owner != fmt.Sprintf("team-%d", n-1) || strings.Join(got.Labels, ",") != fmt.Sprintf("wave-%d", n-1) {
+			t.Fatalf("owner %q, labels %v: one writer's edit undid the other's", got.Owner, got.Labels)
+		}
+		if _, err := s.UpdateHost(ctx, "user:a", 9999, store.HostUpdate{Owner: &got.Owner}); patchbay.ErrorCodeOf(err) != patchbay.ENotFound {
+			t.Fatalf("UpdateHost of a missing host: err = %v", err)
+		}
+	})
+}

@@ -239,12 +239,8 @@ func (t *Tx) insertHost(ctx context.Context, c hostFacts, es *patchbay.EnrollSec
 	if err != nil {
 		return 0, fmt.Errorf("enroll: create host %s: %w", c.hostname, classify(err))
 	}
-	for kind, values := range map[string][]string{"label": es.Labels, "group": es.Groups} {
-		for _, v := range values {
-			if _, err := t.exec(ctx, "INSERT INTO host_tags (host_id, kind, value) VALUES (?, ?, ?)", id, kind, v); err != nil {
-				return 0, fmt.Errorf("enroll: tag host %d: %w", id, err)
-			}
-		}
+	if err := t.setTags(ctx, id, es.Labels, es.Groups); err != nil {
+		return 0, fmt.Errorf("enroll: %w", err)
 	}
 	return id, nil
 }

@@ -68,14 +68,20 @@ func (s *Store) CreateHost(ctx context.Context, actor string, h patchbay.Host) (
 
 // setTags replaces a host's labels and groups.
 func (t *Tx) setTags(ctx context.Context, hostID int64, labels, groups []string) error {
-	if _, err := t.exec(ctx, "DELETE FROM host_tags WHERE host_id = ?", hostID); err != nil {
+	if err := t.setTagKind(ctx, hostID, "label", labels); err != nil {
+		return err
+	}
+	return t.setTagKind(ctx, hostID, "group", groups)
+}
+
+// setTagKind replaces a host's tags of one kind ("label" or "group").
+func (t *Tx) setTagKind(ctx context.Context, hostID int64, kind string, values []string) error {
+	if _, err := t.exec(ctx, "DELETE FROM host_tags WHERE host_id = ? AND kind = ?", hostID, kind); err != nil {
 		return fmt.Errorf("tag host %d: %w", hostID, err)
 	}
-	for kind, values := range map[string][]string{"label": labels, "group": groups} {
-		for _, v := range slices.Compact(slices.Sorted(slices.Values(values))) {
-			if _, err := t.exec(ctx, "INSERT INTO host_tags (host_id, kind, value) VALUES (?, ?, ?)", hostID, kind, v); err != nil {
-				return fmt.Errorf("tag host %d with %s %q: %w", hostID, kind, v, err)
-			}
+	for _, v := range slices.Compact(slices.Sorted(slices.Values(values))) {
+		if _, err := t.exec(ctx, "INSERT INTO host_tags (host_id, kind, value) VALUES (?, ?, ?)", hostID, kind, v); err != nil {
+			return fmt.Errorf("tag host %d with %s %q: %w", hostID, kind, v, err)
 		}
 	}
 	return nil
@@ -234,37 +240,74 @@ func (s *Store) UpdateHost(ctx context.Context, actor string, id int64, up HostU
 			return nil, err
 		}
 	}
-	before, err := s.Host(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	after := *before
-	if up.Labels != nil {
-		after.Labels = slices.Compact(slices.Sorted(slices.Values(*up.Labels)))
-	}
-	if up.Groups != nil {
-		after.Groups = slices.Compact(slices.Sorted(slices.Values(*up.Groups)))
-	}
-	if up.Criticality != nil {
-		after.Criticality = *up.Criticality
-	}
-	if up.Owner != nil {
-		after.Owner = *up.Owner
-	}
-	err = s.inTx(ctx, func(tx *Tx) error {
-		if _, err := tx.exec(ctx, "UPDATE hosts SET criticality = ?, owner = ? WHERE id = ?", after.Criticality, after.Owner, id); err != nil {
-			return fmt.Errorf("update host %d: %w", id, err)
-		}
-		if err := tx.setTags(ctx, id, after.Labels, after.Groups); err != nil {
+	// Read and write in one transaction, and write only what the request
+	// names: two edits of different fields at once both stand.
+	err := s.inTx(ctx, func(tx *Tx) error {
+		before, err := tx.hostMeta(ctx, id)
+		if err != nil {
 			return err
 		}
+		after := before
+		if up.Labels != nil {
+			after.Labels = slices.Compact(slices.Sorted(slices.Values(*up.Labels)))
+			if err := tx.setTagKind(ctx, id, "label", after.Labels); err != nil {
+				return err
+			}
+		}
+		if up.Groups != nil {
+			after.Groups = slices.Compact(slices.Sorted(slices.Values(*up.Groups)))
+			if err := tx.setTagKind(ctx, id, "group", after.Groups); err != nil {
+				return err
+			}
+		}
+		if up.Criticality != nil {
+			after.Criticality = *up.Criticality
+			if _, err := tx.exec(ctx, "UPDATE hosts SET criticality = ? WHERE id = ?", after.Criticality, id); err != nil {
+				return fmt.Errorf("update host %d: %w", id, err)
+			}
+		}
+		if up.Owner != nil {
+			after.Owner = *up.Owner
+			if _, err := tx.exec(ctx, "UPDATE hosts SET owner = ? WHERE id = ?", after.Owner, id); err != nil {
+				return fmt.Errorf("update host %d: %w", id, err)
+			}
+		}
 		return tx.audit(ctx, Change{Actor: actor, Action: "host.update", ObjectType: "host", ObjectID: idString(id),
-			Before: hostMeta(before), After: hostMeta(&after)})
+			Before: hostMeta(&before), After: hostMeta(&after)})
 	})
 	if err != nil {
 		return nil, err
 	}
 	return s.Host(ctx, id)
+}
+
+// hostMeta reads, within t, what UpdateHost may change of a host.
+func (t *Tx) hostMeta(ctx context.Context, id int64) (patchbay.Host, error) {
+	h := patchbay.Host{ID: id, Labels: []string{}, Groups: []string{}}
+	err := t.queryRow(ctx, "SELECT hostname, criticality, owner FROM hosts WHERE id = ?", id).Scan(&h.Hostname, &h.Criticality, &h.Owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		return h, patchbay.Errorf(patchbay.ENotFound, "no host %d", id)
+	}
+	if err != nil {
+		return h, fmt.Errorf("load host %d: %w", id, classify(err))
+	}
+	rows, err := t.queryRows(ctx, "SELECT kind, value FROM host_tags WHERE host_id = ? ORDER BY kind, value", id)
+	if err != nil {
+		return h, fmt.Errorf("load tags of host %d: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, value string
+		if err := rows.Scan(&kind, &value); err != nil {
+			return h, classify(err)
+		}
+		if kind == "label" {
+			h.Labels = append(h.Labels, value)
+		} else {
+			h.Groups = append(h.Groups, value)
+		}
+	}
+	return h, classify(rows.Err())
 }
 
 func hostMeta(h *patchbay.Host) map[string]any {
