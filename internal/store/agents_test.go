@@ -226,6 +226,9 @@ func TestCheckInAndInventory(t *testing.T) {
 		if need, _ := s.CheckIn(ctx, session(2), facts("h2", "m2"), broken.Hash); need {
 			t.Fatal("the same failing inventory is asked for again at every check-in")
 		}
+		if _, _, err := s.HostPackages(ctx, 99999); patchbay.ErrorCodeOf(err) != patchbay.ENotFound {
+			t.Fatalf("HostPackages of a missing host: err = %v, want not found", err)
+		}
 		// Bad packages are refused whole.
 		evil := inventory("bash=5.2 ; rm -rf /")
 		if err := s.PutInventory(ctx, session(0), evil); patchbay.ErrorCodeOf(err) != patchbay.EUnprocessable {

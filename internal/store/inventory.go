@@ -316,17 +316,18 @@ func (q txQuerier) queryRows(ctx context.Context, sql string, args ...any) (*sql
 }
 
 // hostInventory returns the packages and updates of a host's stored
-// inventory, through tx when it is not nil.
+// inventory (none before its first upload), through tx when it is not nil.
+// A host that does not exist is ENotFound.
 func (s *Store) hostInventory(ctx context.Context, tx *Tx, hostID int64) ([]patchbay.Package, []protocol.Update, error) {
 	var q querier = s.readQuerier()
 	if tx != nil {
 		q = txQuerier{tx}
 	}
 	var pkgBlob, updBlob []byte
-	err := q.queryRow(ctx, `SELECT i.package_ids, i.update_ids FROM hosts h JOIN inventories i ON i.id = h.inventory_id WHERE h.id = ?`, hostID).
+	err := q.queryRow(ctx, `SELECT i.package_ids, i.update_ids FROM hosts h LEFT JOIN inventories i ON i.id = h.inventory_id WHERE h.id = ?`, hostID).
 		Scan(&pkgBlob, &updBlob)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil, nil
+		return nil, nil, patchbay.Errorf(patchbay.ENotFound, "no host %d", hostID)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("load inventory of host %d: %w", hostID, classify(err))
@@ -402,7 +403,7 @@ func inChunks(ctx context.Context, qr querier, q string, ids []int64, each func(
 }
 
 // HostPackages returns the installed packages and available updates of a
-// host's stored inventory.
+// host's stored inventory; ENotFound for a host that does not exist.
 func (s *Store) HostPackages(ctx context.Context, hostID int64) ([]patchbay.Package, []protocol.Update, error) {
 	return s.hostInventory(ctx, nil, hostID)
 }

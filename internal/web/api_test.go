@@ -46,6 +46,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"token no name", "POST", "/api/v1/tokens", `{}`, 422, "name"},
 		{"token unknown user", "POST", "/api/v1/tokens", `{"name":"t","user":"nobody"}`, 404, "user"},
 		{"revoke bad id", "DELETE", "/api/v1/tokens/abc", ``, 400, "id"},
+		{"packages of a missing host", "GET", "/api/v1/hosts/99999/packages", ``, 404, ""},
 		{"hosts bad limit", "GET", "/api/v1/hosts?limit=0", ``, 400, "limit"},
 		{"hosts unknown filter", "GET", "/api/v1/hosts?lable=prod", ``, 400, "lable"},
 		{"audit bad since", "GET", "/api/v1/audit?since=yesterday", ``, 400, "since"},

@@ -95,10 +95,6 @@ func (s *Server) handleHostPackages() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		if _, err := s.store.Host(r.Context(), id); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
 		pkgs, upds, err := s.store.HostPackages(r.Context(), id)
 		if err != nil {
 			writeError(w, r, s.log, err)
