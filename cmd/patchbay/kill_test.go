@@ -34,13 +34,6 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// startProcess starts `patchbay server` as a child process and returns it
-// with its URL and (first start only) admin token.
-func startProcess(t *testing.T, bin, dataDir string) (*exec.Cmd, string, string) {
-	t.Helper()
-	return startProcessEnv(t, bin, dataDir)
-}
-
 // TestKillDuringWrites SIGKILLs the server while clients create users as
 // fast as they can, a few times over. After each restart every creation the
 // server acknowledged is there, and the audit chain is intact and holds
@@ -60,7 +53,7 @@ func TestKillDuringWrites(t *testing.T) {
 	var mu sync.Mutex
 	var seq atomic.Int64
 	for round := range 4 {
-		cmd, url, tok := startProcess(t, bin, dataDir)
+		cmd, url, tok := startProcessEnv(t, bin, dataDir)
 		if round == 0 {
 			token = tok
 		}

@@ -68,10 +68,13 @@ func (s *Stats) String() string {
 type host struct {
 	i       int
 	token   string
-	checkIn int    // check-ins done
-	gen     int    // inventory generation the hash is of
-	hash    string // cached inventory hash of gen
-	due     time.Time
+	checkIn int // check-ins done
+	// advanced is the check-in whose inventory change has been drawn, so
+	// a retried check-in does not change the inventory a second time.
+	advanced int
+	gen      int    // inventory generation the hash is of
+	hash     string // cached inventory hash of gen
+	due      time.Time
 }
 
 // Run simulates the fleet until ctx ends or every host has done CheckIns
@@ -100,7 +103,7 @@ func Run(ctx context.Context, cfg Config, stats *Stats) error {
 	}
 	for i := range cfg.Fleet.Len() {
 		h := cfg.Fleet.Host(i)
-		vh := &host{i: i, gen: -1, due: start.Add(time.Duration(h.Phase * float64(cfg.Ramp)))}
+		vh := &host{i: i, gen: -1, advanced: -1, due: start.Add(time.Duration(h.Phase * float64(cfg.Ramp)))}
 		if cfg.Tokens != nil {
 			vh.token = cfg.Tokens[i]
 		}
@@ -200,7 +203,11 @@ func (cfg *Config) step(ctx context.Context, h *host, stats *Stats) {
 		}
 		stats.Enrolled.Add(1)
 	}
-	gen, _ := cfg.Fleet.Advance(h.i, h.checkIn)
+	gen := cfg.Fleet.Generation(h.i)
+	if h.advanced != h.checkIn {
+		gen, _ = cfg.Fleet.Advance(h.i, h.checkIn)
+		h.advanced = h.checkIn
+	}
 	var inv *protocol.Inventory // materialised only when the hash must be computed or the server asks
 	if gen != h.gen || h.hash == "" {
 		i := cfg.Fleet.InventoryAt(h.i, gen)
