@@ -105,6 +105,20 @@ func TestAgentEndToEnd(t *testing.T) {
 	if err != nil || !strings.Contains(out, "1,web-01,bsdutils,1:2.38.1-5+deb12u3,amd64,util-linux,2.38.1-5+deb12u3") {
 		t.Fatalf("packages where util-linux:\n%s %v", out, err)
 	}
+	out, err = cli(admin, "hosts", "label", "1", "--add", "internet-facing", "--remove", "canary", "--owner", "team-web", "--criticality", "high")
+	if err != nil || !strings.Contains(out, `labels [internet-facing,prod], groups [web], owner "team-web", criticality high`) {
+		t.Fatalf("hosts label: %q, %v", out, err)
+	}
+	for _, bad := range [][]string{
+		{"hosts", "label", "1", "--criticality", "extreme"},
+		{"hosts", "label", "1", "--labels", "a", "--add", "b"},
+		{"hosts", "label", "x1"},
+		{"hosts", "resolve-duplicate", "1", "fuse"},
+	} {
+		if _, err := cli(admin, bad...); err == nil || exitCode(err) != exitUsage {
+			t.Errorf("patchbay %v: err = %v, want a usage error", bad, err)
+		}
+	}
 	// A second check-in with nothing changed uploads nothing.
 	if _, err := cli(nil, agentArgs...); err != nil {
 		t.Fatalf("second agent --once: %v", err)

@@ -64,99 +64,81 @@ func newHostsCommand(e *env) *cobra.Command {
 	ls.Flags().IntVar(&limit, "limit", 1000, "at most this many hosts")
 
 	var packages bool
-	show := &cobra.Command{Use: "show ID", Short: "Show a host: facts, inventory, labels (--packages: its packages and updates)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := hostID(args[0])
+	show := hostCommand(&f, e, "show ID", "Show a host: facts, inventory, labels (--packages: its packages and updates)", 1, func(cmd *cobra.Command, c *client.Client, id int64, args []string) error {
+		h, err := c.Host(cmd.Context(), id)
+		if err != nil {
+			return err
+		}
+		if packages {
+			p, err := c.HostPackages(cmd.Context(), id)
 			if err != nil {
 				return err
 			}
-			c, err := f.client(e)
-			if err != nil {
-				return err
+			t := &table{header: []string{"NAME", "VERSION", "ARCH", "SOURCE", "SOURCE VERSION", "UPDATE TO", "ARCHIVE"}, raw: p}
+			upd := map[string]string{}
+			arch := map[string]string{}
+			for _, u := range p.Updates {
+				upd[u.Name+"/"+u.Arch], arch[u.Name+"/"+u.Arch] = u.ToVersion, u.Archive
 			}
-			h, err := c.Host(cmd.Context(), id)
-			if err != nil {
-				return err
+			for _, pk := range p.Packages {
+				src, srcVer := pk.Source()
+				k := pk.Name + "/" + pk.Arch
+				t.add(pk.Name, pk.Version, pk.Arch, src, srcVer, dash(upd[k]), dash(arch[k]))
 			}
-			if packages {
-				p, err := c.HostPackages(cmd.Context(), id)
-				if err != nil {
-					return err
-				}
-				t := &table{header: []string{"NAME", "VERSION", "ARCH", "SOURCE", "SOURCE VERSION", "UPDATE TO", "ARCHIVE"}, raw: p}
-				upd := map[string]string{}
-				arch := map[string]string{}
-				for _, u := range p.Updates {
-					upd[u.Name+"/"+u.Arch], arch[u.Name+"/"+u.Arch] = u.ToVersion, u.Archive
-				}
-				for _, pk := range p.Packages {
-					src, srcVer := pk.Source()
-					k := pk.Name + "/" + pk.Arch
-					t.add(pk.Name, pk.Version, pk.Arch, src, srcVer, dash(upd[k]), dash(arch[k]))
-				}
-				return t.write(e.stdout, f.output)
-			}
-			if f.output != outputTable {
-				return (&table{header: []string{"ID", "HOSTNAME"}, rows: [][]string{{strconv.FormatInt(h.ID, 10), h.Hostname}}, raw: h}).write(e.stdout, f.output)
-			}
-			return printHost(e, h)
-		}}
+			return t.write(e.stdout, f.output)
+		}
+		if f.output != outputTable {
+			return (&table{header: []string{"ID", "HOSTNAME"}, rows: [][]string{{strconv.FormatInt(h.ID, 10), h.Hostname}}, raw: h}).write(e.stdout, f.output)
+		}
+		return printHost(e, h)
+	})
 	show.Flags().BoolVar(&packages, "packages", false, "list its packages and available updates")
 
 	var labels, groups []string
 	var addLabels, rmLabels []string
 	var owner, crit string
-	label := &cobra.Command{Use: "label ID", Short: "Change a host's labels, groups, owner or criticality", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := hostID(args[0])
+	label := hostCommand(&f, e, "label ID", "Change a host's labels, groups, owner or criticality", 1, func(cmd *cobra.Command, c *client.Client, id int64, args []string) error {
+		var req apiv1.UpdateHostRequest
+		if cmd.Flags().Changed("labels") {
+			req.Labels = &labels
+		}
+		if cmd.Flags().Changed("groups") {
+			req.Groups = &groups
+		}
+		if len(addLabels) > 0 || len(rmLabels) > 0 {
+			if req.Labels != nil {
+				return usageErrorf("give --labels or --add/--remove, not both")
+			}
+			h, err := c.Host(cmd.Context(), id)
 			if err != nil {
 				return err
 			}
-			c, err := f.client(e)
+			next := []string{}
+			for _, l := range append(h.Labels, addLabels...) {
+				if !contains(rmLabels, l) && !contains(next, l) {
+					next = append(next, l)
+				}
+			}
+			req.Labels = &next
+		}
+		if cmd.Flags().Changed("owner") {
+			req.Owner = &owner
+		}
+		if cmd.Flags().Changed("criticality") {
+			cr, err := patchbay.ParseCriticality("--criticality", crit)
 			if err != nil {
-				return err
+				return usageErrorf("%v", err)
 			}
-			var req apiv1.UpdateHostRequest
-			if cmd.Flags().Changed("labels") {
-				req.Labels = &labels
-			}
-			if cmd.Flags().Changed("groups") {
-				req.Groups = &groups
-			}
-			if len(addLabels) > 0 || len(rmLabels) > 0 {
-				if req.Labels != nil {
-					return usageErrorf("give --labels or --add/--remove, not both")
-				}
-				h, err := c.Host(cmd.Context(), id)
-				if err != nil {
-					return err
-				}
-				next := []string{}
-				for _, l := range append(h.Labels, addLabels...) {
-					if !contains(rmLabels, l) && !contains(next, l) {
-						next = append(next, l)
-					}
-				}
-				req.Labels = &next
-			}
-			if cmd.Flags().Changed("owner") {
-				req.Owner = &owner
-			}
-			if cmd.Flags().Changed("criticality") {
-				c, err := patchbay.ParseCriticality("--criticality", crit)
-				if err != nil {
-					return usageErrorf("%v", err)
-				}
-				req.Criticality = &c
-			}
-			h, err := c.UpdateHost(cmd.Context(), id, req)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "host %d %s: labels [%s], groups [%s], owner %q, criticality %s\n", h.ID, h.Hostname,
-				strings.Join(h.Labels, ","), strings.Join(h.Groups, ","), h.Owner, h.Criticality)
-			return nil
-		}}
+			req.Criticality = &cr
+		}
+		h, err := c.UpdateHost(cmd.Context(), id, req)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "host %d %s: labels [%s], groups [%s], owner %q, criticality %s\n", h.ID, h.Hostname,
+			strings.Join(h.Labels, ","), strings.Join(h.Groups, ","), h.Owner, h.Criticality)
+		return nil
+	})
 	label.Flags().StringSliceVar(&labels, "labels", nil, "set the labels (comma-separated; empty clears)")
 	label.Flags().StringSliceVar(&addLabels, "add", nil, "add labels")
 	label.Flags().StringSliceVar(&rmLabels, "remove", nil, "remove labels")
@@ -164,47 +146,46 @@ func newHostsCommand(e *env) *cobra.Command {
 	label.Flags().StringVar(&owner, "owner", "", "set the owner")
 	label.Flags().StringVar(&crit, "criticality", "", "low, medium, high or critical")
 
-	retire := &cobra.Command{Use: "retire ID", Short: "Retire a host: its token stops working, its history stays", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := hostID(args[0])
-			if err != nil {
-				return err
-			}
-			c, err := f.client(e)
-			if err != nil {
-				return err
-			}
-			h, err := c.RetireHost(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "retired host %d %s\n", h.ID, h.Hostname)
-			return nil
-		}}
+	retire := hostCommand(&f, e, "retire ID", "Retire a host: its token stops working, its history stays", 1, func(cmd *cobra.Command, c *client.Client, id int64, args []string) error {
+		h, err := c.RetireHost(cmd.Context(), id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "retired host %d %s\n", h.ID, h.Hostname)
+		return nil
+	})
 
-	resolve := &cobra.Command{Use: "resolve-duplicate ID merge|keep", Short: "Settle a possible duplicate: merge it into its original, or keep both",
-		Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := hostID(args[0])
-			if err != nil {
-				return err
-			}
-			if args[1] != "merge" && args[1] != "keep" {
-				return usageErrorf("action %q: want merge or keep", args[1])
-			}
-			c, err := f.client(e)
-			if err != nil {
-				return err
-			}
-			h, err := c.ResolveDuplicate(cmd.Context(), id, args[1])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "host %d %s stands\n", h.ID, h.Hostname)
-			return nil
-		}}
+	resolve := hostCommand(&f, e, "resolve-duplicate ID merge|keep", "Settle a possible duplicate: merge it into its original, or keep both", 2, func(cmd *cobra.Command, c *client.Client, id int64, args []string) error {
+		if args[1] != "merge" && args[1] != "keep" {
+			return usageErrorf("action %q: want merge or keep", args[1])
+		}
+		h, err := c.ResolveDuplicate(cmd.Context(), id, args[1])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "host %d %s stands\n", h.ID, h.Hostname)
+		return nil
+	})
 	cmd.AddCommand(ls, show, label, retire, resolve)
 	return cmd
+}
+
+// hostCommand is a subcommand acting on the host whose ID is its first
+// argument: it parses the ID and builds the client, then calls run.
+func hostCommand(f *clientFlags, e *env, use, short string, nargs int,
+	run func(cmd *cobra.Command, c *client.Client, id int64, args []string) error) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: cobra.ExactArgs(nargs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := hostID(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := f.client(e)
+			if err != nil {
+				return err
+			}
+			return run(cmd, c, id, args)
+		}}
 }
 
 func hostID(s string) (int64, error) {
