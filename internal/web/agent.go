@@ -76,7 +76,11 @@ func (s *Server) handleCheckIn() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		s.metrics.checkins.WithLabelValues(map[bool]string{true: "inventory_needed", false: "unchanged"}[need]).Inc()
+		outcome := "unchanged"
+		if need {
+			outcome = "inventory_needed"
+		}
+		s.metrics.checkins.WithLabelValues(outcome).Inc()
 		writeJSON(w, http.StatusOK, protocol.CheckInResponse{InventoryNeeded: need,
 			CheckInIntervalSeconds: int(s.checkInInterval.Seconds()), ServerTime: s.now().UTC()})
 	})
