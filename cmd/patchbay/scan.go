@@ -69,7 +69,7 @@ that cannot be used are reported, never skipped silently.`,
 			for _, se := range srcErrs {
 				fmt.Fprintf(e.stderr, "scan: %s: %s\n", se.Source, se.Message)
 			}
-			findings, errs := match.NewIndex(recs).Match(p, pkgs)
+			findings, errs := match.NewIndex(recs).Match(p, pkgs, match.Options{})
 			for _, err := range errs {
 				fmt.Fprintf(e.stderr, "scan: could not evaluate %v\n", err)
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/internal/osv"
+	"github.com/patchbay/patchbay/internal/severity"
 )
 
 // Platform is the OSV ecosystem of a host's packages: the name and the
@@ -73,9 +74,10 @@ type Index struct {
 }
 
 type entry struct {
-	rec *osv.Record
-	aff *osv.Affected
-	eco osv.Ecosystem
+	rec   *osv.Record
+	aff   *osv.Affected
+	eco   osv.Ecosystem
+	index int // of aff in rec.Affected
 }
 
 // NewIndex indexes records; withdrawn ones are left out.
@@ -93,7 +95,7 @@ func NewIndex(records []*osv.Record) *Index {
 			}
 			eco := osv.ParseEcosystem(a.Package.Ecosystem)
 			k := eco.Name + "\x00" + a.Package.Name
-			ix.byName[k] = append(ix.byName[k], entry{rec: r, aff: a, eco: eco})
+			ix.byName[k] = append(ix.byName[k], entry{rec: r, aff: a, eco: eco, index: i})
 		}
 	}
 	return ix
@@ -102,52 +104,197 @@ func NewIndex(records []*osv.Record) *Index {
 // Len is the number of advisories indexed.
 func (ix *Index) Len() int { return ix.count }
 
-// Finding is an installed package an advisory affects.
+// Key is what an evaluation depends on, and so what is evaluated once
+// however many hosts share it: the OSV ecosystem whose advisories apply
+// ("Debian:12", or "Go" for Go modules), the package name those advisories
+// use (the source package for Debian, Ubuntu and Alpine) and the version
+// compared (the source version there).
+type Key struct {
+	Ecosystem string `json:"ecosystem"`
+	Name      string `json:"name"`
+	Version   string `json:"version"`
+}
+
+// KeyOf returns the key of pkg installed on platform p; ok is false for a
+// package no advisory ecosystem covers (an ecosystem patchbay does not
+// match yet).
+func KeyOf(p Platform, pkg patchbay.Package) (Key, bool) {
+	switch pkg.Ecosystem {
+	case "go":
+		return Key{Ecosystem: "Go", Name: pkg.Name, Version: pkg.Version}, true
+	case "deb", "rpm", "apk":
+		if p.Name == "" {
+			return Key{}, false
+		}
+		name, ver := pkg.Name, pkg.Version
+		if p.bySource() {
+			name, ver = pkg.Source()
+		}
+		return Key{Ecosystem: p.String(), Name: name, Version: ver}, true
+	}
+	return Key{}, false
+}
+
+// Hit is one advisory affecting a key.
+type Hit struct {
+	Record    *osv.Record
+	Ecosystem string   // the ecosystem of the affected entry: "Debian:12", "Debian"
+	Fixed     []string // versions that fix it; empty when none is known
+	Why       []string // which range and events contain the version, one line each
+}
+
+// Evaluate returns the advisories affecting k, sorted by id, and the
+// evaluation errors (a version that does not parse in its ecosystem, an
+// unsupported ecosystem): those are reported, never taken as "not
+// affected" silently.
+func (ix *Index) Evaluate(k Key) ([]Hit, []error) {
+	eco := osv.ParseEcosystem(k.Ecosystem)
+	p := Platform{Name: eco.Name, Release: eco.Release}
+	var hits []Hit
+	var errs []error
+	for _, e := range ix.byName[p.Name+"\x00"+k.Name] {
+		if !p.covers(e.eco) {
+			continue
+		}
+		res, err := e.aff.Evaluate(k.Version)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s %s %s: %w", e.rec.ID, k.Name, k.Version, err))
+			continue
+		}
+		if !res.Affected {
+			continue
+		}
+		why := make([]string, len(res.Hits))
+		for i, h := range res.Hits {
+			why[i] = fmt.Sprintf("%s affected[%d]: %s", e.eco, e.index, h.Explain(k.Version))
+		}
+		if i := slices.IndexFunc(hits, func(h Hit) bool { return h.Record == e.rec }); i >= 0 {
+			hits[i].Why = append(hits[i].Why, why...)
+			for _, f := range res.Fixed {
+				if !slices.Contains(hits[i].Fixed, f) {
+					hits[i].Fixed = append(hits[i].Fixed, f)
+				}
+			}
+			continue
+		}
+		hits = append(hits, Hit{Record: e.rec, Ecosystem: e.eco.String(), Fixed: res.Fixed, Why: why})
+	}
+	slices.SortFunc(hits, func(a, b Hit) int { return cmp.Compare(a.Record.ID, b.Record.ID) })
+	return hits, errs
+}
+
+// Finding is an installed package an advisory affects, with why.
 type Finding struct {
 	Package  patchbay.Package `json:"package"`
 	Advisory string           `json:"advisory"`
 	Aliases  []string         `json:"aliases,omitempty"` // CVE ids and other names, from aliases and upstream
 	Summary  string           `json:"summary,omitempty"`
 	Fixed    []string         `json:"fixed,omitempty"` // versions that fix it; empty when none is known
+	// Severity is the advisory's severity by the fallback order of package
+	// severity, and SeverityWhy where it came from.
+	Severity    severity.Level `json:"severity"`
+	SeverityWhy string         `json:"severity_why"`
+	// Matched is what was compared: the advisory's ecosystem, the package
+	// name it uses and the version (the source's, for source-matched
+	// distributions).
+	Matched Key      `json:"matched"`
+	Why     []string `json:"why"`
+}
+
+// Options adjust Match.
+type Options struct {
+	// RunningKernel is the running kernel's release (uname -r). When set,
+	// of the kernel image packages installed side by side only the running
+	// one is matched (see KernelPackages); when empty, all are.
+	RunningKernel string
 }
 
 // Match returns the findings for pkgs on platform p, sorted by package and
-// advisory, and the evaluation errors (a version that does not parse in its
-// ecosystem, an unsupported ecosystem): those are reported, never taken as
-// "not affected" silently.
-func (ix *Index) Match(p Platform, pkgs []patchbay.Package) ([]Finding, []error) {
+// advisory, and the evaluation errors. Each distinct key is evaluated once.
+func (ix *Index) Match(p Platform, pkgs []patchbay.Package, opt Options) ([]Finding, []error) {
 	var out []Finding
 	var errs []error
-	seen := map[string]bool{}
-	for _, pkg := range pkgs {
-		name, ver := pkg.Name, pkg.Version
-		if p.bySource() {
-			name, ver = pkg.Source()
+	done := map[Key][]Hit{}
+	sev := map[*osv.Record]severity.Assessment{}
+	skip := KernelsNotRunning(pkgs, opt.RunningKernel)
+	for i, pkg := range pkgs {
+		if skip[i] {
+			continue
 		}
-		for _, e := range ix.byName[p.Name+"\x00"+name] {
-			if !p.covers(e.eco) {
-				continue
+		k, ok := KeyOf(p, pkg)
+		if !ok {
+			continue
+		}
+		hits, seen := done[k]
+		if !seen {
+			var es []error
+			hits, es = ix.Evaluate(k)
+			errs = append(errs, es...)
+			done[k] = hits
+		}
+		for _, h := range hits {
+			a, ok := sev[h.Record]
+			if !ok {
+				a = severity.Of(h.Record, nil)
+				sev[h.Record] = a
 			}
-			res, err := e.aff.Evaluate(ver)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s %s %s: %w", e.rec.ID, name, ver, err))
-				continue
-			}
-			if !res.Affected {
-				continue
-			}
-			key := e.rec.ID + "\x00" + pkg.Name + "\x00" + pkg.Arch
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
-			out = append(out, Finding{Package: pkg, Advisory: e.rec.ID, Aliases: aliases(e.rec), Summary: e.rec.Summary, Fixed: res.Fixed})
+			out = append(out, Finding{
+				Package: pkg, Advisory: h.Record.ID, Aliases: aliases(h.Record), Summary: h.Record.Summary,
+				Fixed: h.Fixed, Severity: a.Level, SeverityWhy: a.String(), Matched: k, Why: h.Why,
+			})
 		}
 	}
 	slices.SortFunc(out, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(a.Package.Name, b.Package.Name), cmp.Compare(a.Package.Arch, b.Package.Arch), cmp.Compare(a.Advisory, b.Advisory))
+		return cmp.Or(cmp.Compare(a.Package.Name, b.Package.Name), cmp.Compare(a.Package.Arch, b.Package.Arch),
+			cmp.Compare(a.Package.Version, b.Package.Version), cmp.Compare(a.Package.SourceName, b.Package.SourceName), cmp.Compare(a.Advisory, b.Advisory))
 	})
 	return out, errs
+}
+
+// KernelsNotRunning marks the kernel packages of pkgs that are installed
+// but not running, when running (uname -r) names one of them: Debian's
+// versioned images linux-image-RELEASE, and the rpm kernel packages
+// (kernel, kernel-core, kernel-modules…) whose version-release.arch is not
+// running. A host keeps older kernels installed after an upgrade; what
+// exposes it is the kernel it runs, so a fixed kernel installed but not yet
+// booted still leaves a finding, and an old kernel left on disk does not.
+// When running is empty or names no installed package, nothing is marked.
+func KernelsNotRunning(pkgs []patchbay.Package, running string) map[int]bool {
+	if running == "" {
+		return nil
+	}
+	debRunning := "linux-image-" + running
+	isDebImage := func(p patchbay.Package) bool {
+		return p.Ecosystem == "deb" && strings.HasPrefix(p.Name, "linux-image-") &&
+			len(p.Name) > len("linux-image-") && p.Name[len("linux-image-")] >= '0' && p.Name[len("linux-image-")] <= '9'
+	}
+	isRPMKernel := func(p patchbay.Package) bool {
+		return p.Ecosystem == "rpm" && (p.Name == "kernel" || strings.HasPrefix(p.Name, "kernel-core") || strings.HasPrefix(p.Name, "kernel-modules"))
+	}
+	rpmRelease := func(p patchbay.Package) string {
+		_, vr, ok := strings.Cut(p.Version, ":")
+		if !ok {
+			vr = p.Version
+		}
+		return vr + "." + p.Arch
+	}
+	found := false
+	for _, p := range pkgs {
+		if isDebImage(p) && p.Name == debRunning || isRPMKernel(p) && rpmRelease(p) == running {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return nil
+	}
+	skip := map[int]bool{}
+	for i, p := range pkgs {
+		if isDebImage(p) && p.Name != debRunning || isRPMKernel(p) && rpmRelease(p) != running {
+			skip[i] = true
+		}
+	}
+	return skip
 }
 
 // aliases collects a record's other names: aliases and upstream (where

@@ -56,13 +56,13 @@ func TestMatchBySourceAndRelease(t *testing.T) {
 		{Ecosystem: "deb", Name: "libssl3", Version: "3.0.2-0ubuntu1.14", Arch: "amd64", SourceName: "openssl"},
 		{Ecosystem: "deb", Name: "openssl", Version: "3.0.2-0ubuntu1.15", Arch: "amd64"},
 	}
-	got, errs := ix.Match(Platform{"Ubuntu", "22.04"}, pkgs)
+	got, errs := ix.Match(Platform{"Ubuntu", "22.04"}, pkgs, Options{})
 	if len(errs) != 0 || len(got) != 1 || got[0].Package.Name != "libssl3" || got[0].Advisory != "USN-1" ||
 		got[0].Fixed[0] != "3.0.2-0ubuntu1.15" || got[0].Aliases[0] != "CVE-2024-1" {
 		t.Fatalf("Match = %+v, %v; want libssl3 by its source, USN-1 only", got, errs)
 	}
 	bad := []patchbay.Package{{Ecosystem: "deb", Name: "openssl", Version: "not a version!", Arch: "amd64"}}
-	if _, errs := ix.Match(Platform{"Ubuntu", "22.04"}, bad); len(errs) == 0 {
+	if _, errs := ix.Match(Platform{"Ubuntu", "22.04"}, bad, Options{}); len(errs) == 0 {
 		t.Fatal("a version that does not parse was taken as not affected, silently")
 	}
 }

@@ -16,6 +16,39 @@ type Result struct {
 	// and keeps range order; it is empty if the version is not affected or no
 	// fix is known (the range is open, or closed by last_affected or limit).
 	Fixed []string
+	// Hits explains the answer: for an affected version, the versions list
+	// entry or each range that contains it, with the events that bound it.
+	Hits []Hit
+}
+
+// Hit is one reason a version is affected: it is listed in the entry's
+// versions (Range -1), or it lies inside the range Ranges[Range], at or
+// above the introduced event Introduced and below the closing event (Closed
+// at ClosedAt; Closed is empty when the range is open above it).
+type Hit struct {
+	Range      int       `json:"range"`
+	Type       RangeType `json:"type,omitempty"`
+	Introduced string    `json:"introduced,omitempty"`
+	Closed     EventKind `json:"closed,omitempty"`
+	ClosedAt   string    `json:"closed_at,omitempty"`
+}
+
+// Explain says in one line why version v is affected by h, as
+// "ranges[1] ECOSYSTEM: introduced 0 <= 2.36-9 < fixed 2.36-9+deb12u1".
+func (h Hit) Explain(v string) string {
+	if h.Range < 0 {
+		return fmt.Sprintf("versions lists %s", v)
+	}
+	s := fmt.Sprintf("ranges[%d] %s: introduced %s <= %s", h.Range, h.Type, h.Introduced, v)
+	switch h.Closed {
+	case Fixed, Limit:
+		s += fmt.Sprintf(" < %s %s", h.Closed, h.ClosedAt)
+	case LastAffected:
+		s += fmt.Sprintf(" <= %s %s", h.Closed, h.ClosedAt)
+	default:
+		s += ", no fix"
+	}
+	return s
 }
 
 // Ecosystem returns the parsed ecosystem of a's package; the zero Ecosystem
@@ -46,6 +79,9 @@ func (a *Affected) Evaluate(v string) (Result, error) {
 	eco := a.Ecosystem()
 	inList := slices.Contains(a.Versions, v)
 	res := Result{Affected: inList}
+	if inList {
+		res.Hits = append(res.Hits, Hit{Range: -1})
+	}
 	for i := range a.Ranges {
 		rg := &a.Ranges[i]
 		var cmp version.Ecosystem
@@ -66,7 +102,7 @@ func (a *Affected) Evaluate(v string) (Result, error) {
 		default: // GIT: a package version is not a commit
 			continue
 		}
-		in, fixed, err := rg.evaluate(cmp, v)
+		in, hit, fixed, err := rg.evaluate(cmp, v)
 		if err != nil {
 			if inList {
 				continue
@@ -75,6 +111,8 @@ func (a *Affected) Evaluate(v string) (Result, error) {
 		}
 		if in {
 			res.Affected = true
+			hit.Range, hit.Type = i, rg.Type
+			res.Hits = append(res.Hits, hit)
 			if fixed != "" && !slices.Contains(res.Fixed, fixed) {
 				res.Fixed = append(res.Fixed, fixed)
 			}
@@ -116,6 +154,7 @@ func (r *Record) Evaluate(ecosystem, name, v string) (Result, error) {
 				res.Fixed = append(res.Fixed, f)
 			}
 		}
+		res.Hits = append(res.Hits, ar.Hits...)
 	}
 	return res, nil
 }
@@ -166,12 +205,14 @@ func mustCompare(a, b version.Version) int {
 	return c
 }
 
-// evaluate runs the schema's IncludedInRanges for one range and v, and
-// returns the smallest fixed version above v when v is inside.
-func (rg *Range) evaluate(cmp version.Ecosystem, s string) (in bool, fixed string, err error) {
+// evaluate runs the schema's IncludedInRanges for one range and v. When v
+// is inside, the Hit names the introduced event that opened the interval
+// holding v and the nearest event above v that closes it: the smallest
+// fixed version above v is the "fixed in" to report.
+func (rg *Range) evaluate(cmp version.Ecosystem, s string) (in bool, hit Hit, fixed string, err error) {
 	v, err := version.Parse(cmp, s)
 	if err != nil {
-		return false, "", err
+		return false, Hit{}, "", err
 	}
 	points := make([]point, 0, len(rg.Events))
 	hasLimit, beforeLimit := false, false
@@ -184,7 +225,7 @@ func (rg *Range) evaluate(cmp version.Ecosystem, s string) (in bool, fixed strin
 			p.infinite = true
 		default:
 			if p.v, err = version.Parse(cmp, e.Version); err != nil {
-				return false, "", fmt.Errorf("events[%d]: %w", i, err)
+				return false, Hit{}, "", fmt.Errorf("events[%d]: %w", i, err)
 			}
 		}
 		if e.Kind == Limit {
@@ -196,7 +237,7 @@ func (rg *Range) evaluate(cmp version.Ecosystem, s string) (in bool, fixed strin
 		points = append(points, p)
 	}
 	if hasLimit && !beforeLimit {
-		return false, "", nil
+		return false, Hit{}, "", nil
 	}
 	slices.SortStableFunc(points, cmpPoints)
 	for _, p := range points {
@@ -204,6 +245,7 @@ func (rg *Range) evaluate(cmp version.Ecosystem, s string) (in bool, fixed strin
 		case Introduced:
 			if p.lowest || mustCompare(v, p.v) >= 0 {
 				in = true
+				hit.Introduced = p.raw
 			}
 		case Fixed:
 			if mustCompare(v, p.v) >= 0 {
@@ -216,12 +258,19 @@ func (rg *Range) evaluate(cmp version.Ecosystem, s string) (in bool, fixed strin
 		}
 	}
 	if !in {
-		return false, "", nil
+		return false, Hit{}, "", nil
 	}
 	for _, p := range points {
-		if p.kind == Fixed && mustCompare(p.v, v) > 0 {
-			return true, p.raw, nil
+		above := p.infinite || (!p.lowest && mustCompare(p.v, v) > 0)
+		if p.kind == Fixed && above && fixed == "" {
+			fixed = p.raw
+		}
+		if hit.Closed != "" {
+			continue
+		}
+		if (p.kind == Fixed || p.kind == Limit) && above || p.kind == LastAffected && !p.lowest && mustCompare(p.v, v) >= 0 {
+			hit.Closed, hit.ClosedAt = p.kind, p.raw
 		}
 	}
-	return true, "", nil
+	return true, hit, fixed, nil
 }

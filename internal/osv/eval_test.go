@@ -217,3 +217,45 @@ func TestRecordEvaluate(t *testing.T) {
 		t.Errorf("Evaluate on Maven listed version 4.12 = %+v, %v; want affected", got, err)
 	}
 }
+
+func TestEvaluateExplains(t *testing.T) {
+	tests := []struct {
+		name string
+		a    Affected
+		v    string
+		want []string
+	}{
+		{"fixed above", eco("Debian:12", Range{Type: RangeEcosystem, Events: ev("introduced", "0", "fixed", "2.36-9+deb12u1")}), "2.36-9",
+			[]string{"ranges[0] ECOSYSTEM: introduced 0 <= 2.36-9 < fixed 2.36-9+deb12u1"}},
+		{"second interval", eco("PyPI", Range{Type: RangeEcosystem, Events: ev("introduced", "0", "fixed", "2.2.24", "introduced", "3.0", "fixed", "3.1.12")}), "3.1",
+			[]string{"ranges[0] ECOSYSTEM: introduced 3.0 <= 3.1 < fixed 3.1.12"}},
+		{"last_affected", eco("Debian", Range{Type: RangeEcosystem, Events: ev("introduced", "1.0-1", "last_affected", "1.0-3")}), "1.0-3",
+			[]string{"ranges[0] ECOSYSTEM: introduced 1.0-1 <= 1.0-3 <= last_affected 1.0-3"}},
+		{"limit", eco("npm", Range{Type: RangeSemVer, Events: ev("introduced", "0", "limit", "2.0.0")}), "1.5.0",
+			[]string{"ranges[0] SEMVER: introduced 0 <= 1.5.0 < limit 2.0.0"}},
+		{"open", eco("Debian:12", Range{Type: RangeEcosystem, Events: ev("introduced", "0")}), "1.0-1",
+			[]string{"ranges[0] ECOSYSTEM: introduced 0 <= 1.0-1, no fix"}},
+		{"GIT first, ECOSYSTEM second, and the versions list", func() Affected {
+			a := eco("Debian:12",
+				Range{Type: RangeGit, Repo: "https://example.org/r.git", Events: ev("introduced", "abc", "fixed", "def")},
+				Range{Type: RangeEcosystem, Events: ev("introduced", "0", "fixed", "1.2-1")})
+			a.Versions = []string{"1.1-1"}
+			return a
+		}(), "1.1-1", []string{"versions lists 1.1-1", "ranges[1] ECOSYSTEM: introduced 0 <= 1.1-1 < fixed 1.2-1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := tt.a.Evaluate(tt.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, h := range res.Hits {
+				got = append(got, h.Explain(tt.v))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("explanations of %s:\n got %q\nwant %q", tt.v, got, tt.want)
+			}
+		})
+	}
+}
