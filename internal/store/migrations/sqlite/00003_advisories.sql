@@ -1,0 +1,161 @@
+-- +goose Up
+-- Advisories, one row per OSV record id. record is the canonical OSV JSON;
+-- the other columns are derived from it (and from KEV and EPSS) so listings
+-- sort and filter by an index. seq orders changes: the matcher re-evaluates
+-- what changed after the seq it last finished.
+CREATE TABLE advisories (
+    id            TEXT PRIMARY KEY,
+    modified      INTEGER NOT NULL,
+    published     INTEGER,
+    withdrawn     INTEGER,
+    summary       TEXT NOT NULL DEFAULT '',
+    severity      TEXT NOT NULL,          -- critical … none, or unknown
+    severity_step TEXT NOT NULL,          -- cvss, ecosystem, linked, none
+    severity_why  TEXT NOT NULL,
+    cvss_score    REAL,
+    kev           INTEGER NOT NULL DEFAULT 0,  -- a linked CVE is known exploited
+    kev_due       INTEGER,                     -- its earliest CISA due date
+    epss          REAL,                        -- the highest EPSS probability of a linked CVE
+    source        TEXT NOT NULL,
+    record        BLOB NOT NULL,
+    imported_at   INTEGER NOT NULL,
+    seq           INTEGER NOT NULL
+);
+CREATE INDEX advisories_seq ON advisories(seq);
+
+-- The (ecosystem name, package name) pairs an advisory names; ecosystem
+-- without its release ("Debian", not "Debian:12").
+CREATE TABLE advisory_names (
+    ecosystem   TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    advisory_id TEXT NOT NULL REFERENCES advisories(id) ON DELETE CASCADE,
+    PRIMARY KEY (ecosystem, name, advisory_id)
+);
+CREATE INDEX advisory_names_advisory ON advisory_names(advisory_id);
+
+-- CVE ids linked to an advisory through its id, aliases, upstream or related.
+CREATE TABLE advisory_cves (
+    cve         TEXT NOT NULL,
+    advisory_id TEXT NOT NULL REFERENCES advisories(id) ON DELETE CASCADE,
+    PRIMARY KEY (cve, advisory_id)
+);
+CREATE INDEX advisory_cves_advisory ON advisory_cves(advisory_id);
+
+-- One counter row; taking the next seq locks it, so seqs commit in order.
+CREATE TABLE advisory_seq (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+);
+INSERT INTO advisory_seq (id, seq) VALUES (1, 0);
+
+CREATE TABLE kev (
+    cve        TEXT PRIMARY KEY,
+    vendor     TEXT NOT NULL,
+    product    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    date_added INTEGER NOT NULL,
+    due_date   INTEGER,
+    ransomware TEXT NOT NULL,
+    catalog    TEXT NOT NULL              -- the catalog version it came from
+);
+
+CREATE TABLE epss (
+    cve        TEXT PRIMARY KEY,
+    score      REAL NOT NULL,
+    percentile REAL NOT NULL,
+    score_date INTEGER NOT NULL
+);
+
+-- What each import did, for the history and for `feeds ls`.
+CREATE TABLE feed_imports (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    source      TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    added       INTEGER NOT NULL,
+    replaced    INTEGER NOT NULL,
+    unchanged   INTEGER NOT NULL,
+    older       INTEGER NOT NULL,
+    problems    INTEGER NOT NULL,
+    kev         INTEGER NOT NULL,
+    epss        INTEGER NOT NULL
+);
+
+-- Feed URLs the server syncs, with the validators of the last answer.
+CREATE TABLE feed_sources (
+    url            TEXT PRIMARY KEY,
+    etag           TEXT NOT NULL DEFAULT '',
+    last_modified  TEXT NOT NULL DEFAULT '',
+    last_attempt   INTEGER,
+    last_success   INTEGER,
+    last_error     TEXT NOT NULL DEFAULT '',
+    last_summary   TEXT NOT NULL DEFAULT ''
+);
+
+-- Findings: host × package × advisory. location tells apart the same Go
+-- module in two binaries (the binary's path); it is '' for system packages.
+CREATE TABLE findings (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    host_id     INTEGER NOT NULL REFERENCES hosts(id),
+    advisory_id TEXT NOT NULL,
+    ecosystem   TEXT NOT NULL,
+    package     TEXT NOT NULL,
+    arch        TEXT NOT NULL,
+    location    TEXT NOT NULL,
+    installed   TEXT NOT NULL,
+    matched     TEXT NOT NULL,      -- "Debian:12 openssl 3.0.11-1~deb12u2": ecosystem, name and version compared
+    fixed       TEXT NOT NULL,      -- versions that fix it, space-separated; '' when none is known
+    why         TEXT NOT NULL,      -- one line per range that holds the version
+    status      TEXT NOT NULL,      -- open, fixed, withdrawn
+    first_seen  INTEGER NOT NULL,
+    fixed_at    INTEGER,
+    changed_at  INTEGER NOT NULL,
+    UNIQUE (host_id, advisory_id, ecosystem, package, arch, location)
+);
+CREATE INDEX findings_advisory ON findings(advisory_id, status, host_id);
+CREATE INDEX findings_host ON findings(host_id, status);
+
+-- Every status change of a finding after it opened.
+CREATE TABLE finding_history (
+    finding_id INTEGER NOT NULL REFERENCES findings(id),
+    at         INTEGER NOT NULL,
+    status     TEXT NOT NULL,
+    installed  TEXT NOT NULL
+);
+CREATE INDEX finding_history_finding ON finding_history(finding_id, at);
+
+-- What the matcher last evaluated for each host: the inventory and
+-- platform its findings reflect.
+ALTER TABLE hosts ADD COLUMN findings_inventory_id INTEGER;
+ALTER TABLE hosts ADD COLUMN findings_key TEXT NOT NULL DEFAULT '';
+
+-- The matcher's progress through advisory changes, and the lease that lets
+-- one server at a time run it.
+CREATE TABLE matcher_state (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    advisory_seq  INTEGER NOT NULL
+);
+INSERT INTO matcher_state (id, advisory_seq) VALUES (1, 0);
+
+CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+
+-- +goose Down
+DROP TABLE leases;
+DROP TABLE matcher_state;
+ALTER TABLE hosts DROP COLUMN findings_key;
+ALTER TABLE hosts DROP COLUMN findings_inventory_id;
+DROP TABLE finding_history;
+DROP TABLE findings;
+DROP TABLE feed_sources;
+DROP TABLE feed_imports;
+DROP TABLE epss;
+DROP TABLE kev;
+DROP TABLE advisory_seq;
+DROP TABLE advisory_cves;
+DROP TABLE advisory_names;
+DROP TABLE advisories;
