@@ -143,3 +143,41 @@ func TestErrorHelpers(t *testing.T) {
 		t.Fatal("ErrorCodeOf(nil) must be empty")
 	}
 }
+
+func TestValidatePackage(t *testing.T) {
+	ok := []patchbay.Package{
+		{Ecosystem: "deb", Name: "bsdutils", Version: "1:2.38.1-5+deb12u3", Arch: "amd64", SourceName: "util-linux", SourceVersion: "2.38.1-5+deb12u3"},
+		{Ecosystem: "rpm", Name: "openssl-libs", Version: "1:3.0.7-27.el9", Arch: "x86_64", SourceName: "openssl"},
+		{Ecosystem: "apk", Name: "libcrypto3", Version: "3.3.2-r1", Arch: "x86_64", SourceName: "openssl"},
+		// Go modules name their binary, an absolute path, as source.
+		{Ecosystem: "go", Name: "stdlib", Version: "1.22.5", SourceName: "/usr/local/bin/terraform"},
+		{Ecosystem: "go", Name: "golang.org/x/net", Version: "0.17.0", SourceName: "/opt/app/bin/server"},
+		{Ecosystem: "go", Name: "github.com/x/y", Version: "0.0.0-20231128133512-abcdef012345+incompatible", SourceName: "/usr/lib/google-cloud-sdk/bin/kubectl.1.28"},
+		{Ecosystem: "go", Name: "example.com/m", Version: "1.0.0", SourceName: "/home/ünïcode/go/bin/tool"},
+	}
+	for _, p := range ok {
+		if err := patchbay.ValidatePackage("p", p); err != nil {
+			t.Errorf("ValidatePackage(%+v) = %v, want nil", p, err)
+		}
+	}
+	bad := []struct {
+		name string
+		p    patchbay.Package
+		want string // in the error
+	}{
+		{"unknown ecosystem", patchbay.Package{Ecosystem: "npm", Name: "left-pad", Version: "1.3.0"}, "want deb, rpm, apk or go"},
+		{"go without a binary", patchbay.Package{Ecosystem: "go", Name: "stdlib", Version: "1.22.5"}, "p.source_name"},
+		{"go with a relative binary", patchbay.Package{Ecosystem: "go", Name: "stdlib", Version: "1.22.5", SourceName: "bin/tool"}, "absolute path"},
+		{"go binary path with a space", patchbay.Package{Ecosystem: "go", Name: "stdlib", Version: "1.22.5", SourceName: "/opt/My Tools/tool"}, "contains a space"},
+		{"go binary path with a newline", patchbay.Package{Ecosystem: "go", Name: "stdlib", Version: "1.22.5", SourceName: "/opt/a\nb"}, "control characters"},
+		{"go binary path too long", patchbay.Package{Ecosystem: "go", Name: "stdlib", Version: "1.22.5", SourceName: "/" + strings.Repeat("d/", 130)}, "longer than 256"},
+		{"go binary path not UTF-8", patchbay.Package{Ecosystem: "go", Name: "stdlib", Version: "1.22.5", SourceName: "/opt/\xff"}, "UTF-8"},
+		{"no version", patchbay.Package{Ecosystem: "go", Name: "stdlib", SourceName: "/bin/x"}, "needs a name and a version"},
+	}
+	for _, c := range bad {
+		err := patchbay.ValidatePackage("p", c.p)
+		if err == nil || !strings.Contains(patchbay.ErrorMessageOf(err), c.want) {
+			t.Errorf("%s: ValidatePackage(%+v) = %v, want an error with %q", c.name, c.p, err, c.want)
+		}
+	}
+}

@@ -10,8 +10,15 @@ import (
 // arch, source) anywhere in the fleet is one Package. SourceName and
 // SourceVersion are empty when they equal Name and Version; Debian
 // advisories name source packages, so matching uses Source().
+//
+// Ecosystem "go" is a Go module built into a binary: Name is the module
+// path ("stdlib" for the Go toolchain's standard library), Version the
+// module version without its leading "v" (as Go vulnerability records
+// write it), Arch empty, and SourceName the absolute path of the binary
+// that holds the module, so the same module in two binaries is two
+// packages. SourceVersion is empty. Source() means nothing for them.
 type Package struct {
-	Ecosystem     string `json:"ecosystem"` // deb, rpm, apk
+	Ecosystem     string `json:"ecosystem"` // deb, rpm, apk, go
 	Name          string `json:"name"`
 	Version       string `json:"version"`
 	Arch          string `json:"arch"`
@@ -33,17 +40,22 @@ func (p Package) Source() (name, version string) {
 }
 
 // Ecosystems of packages patchbay reads.
-var packageEcosystems = map[string]bool{"deb": true, "rpm": true, "apk": true}
+var packageEcosystems = map[string]bool{"deb": true, "rpm": true, "apk": true, "go": true}
 
 // ValidatePackage bounds a package as agents report it: a known ecosystem,
 // a name and version of at most 256 bytes without control characters or
-// spaces, an arch of at most 32. field names it in the error.
+// spaces, an arch of at most 32. A Go module ("go") also needs the path
+// of its binary as source name: absolute, and bounded like a name (a path
+// holding a space cannot be reported). field names it in the error.
 func ValidatePackage(field string, p Package) error {
 	if !packageEcosystems[p.Ecosystem] {
-		return FieldError(EUnprocessable, field+".ecosystem", "unknown ecosystem %q (want deb, rpm or apk)", truncate(p.Ecosystem, 20))
+		return FieldError(EUnprocessable, field+".ecosystem", "unknown ecosystem %q (want deb, rpm, apk or go)", truncate(p.Ecosystem, 20))
 	}
 	if p.Name == "" || p.Version == "" {
 		return FieldError(EUnprocessable, field, "a package needs a name and a version")
+	}
+	if p.Ecosystem == "go" && !strings.HasPrefix(p.SourceName, "/") {
+		return FieldError(EUnprocessable, field+".source_name", "a Go module needs the absolute path of its binary as source name")
 	}
 	if err := validateToken(field, ".name", p.Name); err != nil {
 		return err

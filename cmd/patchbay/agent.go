@@ -17,6 +17,7 @@ type agentOptions struct {
 	server, enrollSecret, stateDir string
 	ca, fingerprint                string
 	root                           string
+	goBinaries                     []string
 	interval, refresh              time.Duration
 	once                           bool
 	logLevel, logFormat            string
@@ -32,7 +33,9 @@ keeps the host token it receives in --state-dir (mode 0600); from then on it
 checks in with its facts and its inventory's hash, and uploads the full
 inventory (compressed) when the server asks. Package indexes are refreshed
 every --refresh-interval (apt-get update / dnf makecache); installed packages
-are never changed by reporting.`,
+are never changed by reporting. With --go-binaries, the Go binaries found in
+those files and directories are reported too, one package per module they
+were built with (ecosystem go).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.server == "" {
@@ -40,6 +43,11 @@ are never changed by reporting.`,
 			}
 			if o.stateDir == "" {
 				return usageErrorf("--state-dir is required")
+			}
+			for _, p := range o.goBinaries {
+				if !filepath.IsAbs(p) {
+					return usageErrorf("--go-binaries %q: want an absolute path", p)
+				}
 			}
 			log, err := newLogger(e.stderr, o.logLevel, o.logFormat)
 			if err != nil {
@@ -56,7 +64,7 @@ are never changed by reporting.`,
 				EnrollSecret: o.enrollSecret,
 				StateDir:     o.stateDir,
 				Facts:        agent.LocalFacts{Root: o.root},
-				Inventory: &agent.LocalInventory{Root: o.root, Updates: localUpdates(o.root),
+				Inventory: &agent.LocalInventory{Root: o.root, GoBinaries: o.goBinaries, Updates: localUpdates(o.root),
 					Refresh: pkgmgr.RefreshPolicy{Interval: o.refresh, Stamp: filepath.Join(o.stateDir, "indexes-refreshed")}},
 				Version:  buildVersion(),
 				Logger:   log.With("component", "agent"),
@@ -72,6 +80,7 @@ are never changed by reporting.`,
 	fl.StringVar(&o.ca, "ca", "", "trust the server through this CA certificate (PEM)")
 	fl.StringVar(&o.fingerprint, "server-fingerprint", "", "trust the server whose certificate has this SHA-256")
 	fl.StringVar(&o.root, "root", "/", "root directory to read (a mounted image, a test fixture)")
+	fl.StringSliceVar(&o.goBinaries, "go-binaries", nil, "report the Go modules of the Go binaries in these files and directories, read under --root (absolute; repeatable)")
 	fl.DurationVar(&o.interval, "interval", 0, "check-in interval (default: what the server says)")
 	fl.DurationVar(&o.refresh, "refresh-interval", 24*time.Hour, "how often to refresh package indexes; negative never")
 	fl.BoolVar(&o.once, "once", false, "check in once and exit")

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/patchbay/patchbay/internal/facts"
+	"github.com/patchbay/patchbay/internal/gobin"
 	"github.com/patchbay/patchbay/internal/pkgdb"
 	"github.com/patchbay/patchbay/internal/pkgmgr"
 	"github.com/patchbay/patchbay/internal/protocol"
@@ -28,20 +30,24 @@ type UpdateLister interface {
 	Updates(ctx context.Context) ([]protocol.Update, error)
 }
 
-// LocalInventory reads the package databases under Root and, when set, the
-// available updates from Updates, refreshing its indexes as Refresh says
-// (by a stamp file in the agent's state directory, so a restart does not
-// refresh again).
+// LocalInventory reads the package databases under Root, the Go modules
+// of the Go binaries in GoBinaries and, when set, the available updates
+// from Updates, refreshing its indexes as Refresh says (by a stamp file in
+// the agent's state directory, so a restart does not refresh again).
 //
 // Listing updates runs the package manager's own tools, which can take
 // seconds on a host with full indexes, so the list is kept until the
 // installed packages change, the indexes change (their directory's time, or
 // the refresh stamp), or MaxUpdatesAge passes.
 type LocalInventory struct {
-	Root    string
-	Updates UpdateLister
-	Refresh pkgmgr.RefreshPolicy
-	Now     func() time.Time
+	Root string
+	// GoBinaries are files and directories (absolute, read under Root)
+	// searched for Go binaries, whose modules are reported as packages of
+	// ecosystem "go" (see internal/gobin). None when empty.
+	GoBinaries []string
+	Updates    UpdateLister
+	Refresh    pkgmgr.RefreshPolicy
+	Now        func() time.Time
 	// MaxUpdatesAge bounds how long a listing of updates is reused
 	// (DefaultMaxUpdatesAge when zero).
 	MaxUpdatesAge time.Duration
@@ -63,6 +69,8 @@ type updatesCache struct {
 // Inventory reads every package database under Root. A database that
 // cannot be read becomes a SourceError: the server keeps the host's last
 // good packages of it and shows the error; nothing partial passes as whole.
+// Go binaries are the exception: their problems are one SourceError
+// (GoSource) beside the modules of the binaries that could be read.
 func (l *LocalInventory) Inventory(ctx context.Context) protocol.Inventory {
 	inv := protocol.Inventory{Updates: []protocol.Update{}}
 	inv.Packages, inv.Errors = ReadPackages(ctx, l.root())
@@ -77,7 +85,55 @@ func (l *LocalInventory) Inventory(ctx context.Context) protocol.Inventory {
 		}
 		inv.Updates = append(inv.Updates, upds...)
 	}
+	// After the updates: their cached listing depends on the system's
+	// packages only.
+	if len(l.GoBinaries) > 0 {
+		pkgs, errs := ReadGoBinaries(ctx, l.root(), l.GoBinaries)
+		inv.Packages = append(inv.Packages, pkgs...)
+		inv.Errors = append(inv.Errors, errs...)
+	}
 	return inv
+}
+
+// GoSource is the source name under which problems with Go binaries are
+// reported. The server keeps no earlier packages for it: one unreadable
+// binary must not hold back the modules of the others, so its problem is
+// shown and the rest is reported as found.
+const GoSource = "go-binaries"
+
+// maxErrorMessage is the longest source error message the server takes.
+const maxErrorMessage = 4096
+
+// ReadGoBinaries lists the modules of the Go binaries found in paths under
+// root. Its problems (a binary that cannot be read, a path that does not
+// exist) become one SourceError, however many there are: the server takes
+// at most protocol.MaxSourceErrors.
+func ReadGoBinaries(ctx context.Context, root string, paths []string) ([]protocol.Package, []protocol.SourceError) {
+	pkgs, problems := gobin.Scan(ctx, paths, gobin.Options{Root: root})
+	if len(problems) == 0 {
+		return pkgs, nil
+	}
+	msgs := make([]string, len(problems))
+	for i, p := range problems {
+		msgs[i] = p.Error()
+	}
+	return pkgs, []protocol.SourceError{{Source: GoSource, Message: joinBounded(msgs, maxErrorMessage)}}
+}
+
+// joinBounded joins msgs with "; " into valid UTF-8 of at most max bytes
+// (JSON would turn each invalid byte into three), cut with the count of
+// messages when they do not fit.
+func joinBounded(msgs []string, max int) string {
+	s := strings.ToValidUTF8(strings.Join(msgs, "; "), "?")
+	if len(s) <= max {
+		return s
+	}
+	tail := fmt.Sprintf(" … (%d problems in all)", len(msgs))
+	cut := s[:max-len(tail)]
+	for !utf8.ValidString(cut) { // a rune cut in two
+		cut = cut[:len(cut)-1]
+	}
+	return cut + tail
 }
 
 // listUpdates returns the cached listing while nothing it depends on

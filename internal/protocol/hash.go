@@ -17,9 +17,13 @@ func (inv *Inventory) Sort() {
 	slices.SortFunc(inv.Errors, func(a, b SourceError) int { return cmp.Compare(a.Source, b.Source) })
 }
 
+// comparePackages orders packages by every field: the source breaks ties
+// between the same Go module in two binaries (no package database lists
+// one name, arch and version twice).
 func comparePackages(a, b Package) int {
 	return cmp.Or(cmp.Compare(a.Ecosystem, b.Ecosystem), cmp.Compare(a.Name, b.Name),
-		cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Version, b.Version))
+		cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Version, b.Version),
+		cmp.Compare(a.SourceName, b.SourceName), cmp.Compare(a.SourceVersion, b.SourceVersion))
 }
 
 func compareUpdates(a, b Update) int {

@@ -35,6 +35,24 @@ func TestInventoryHash(t *testing.T) {
 	}
 }
 
+// TestInventoryHashGoModules checks the canonical order where packages
+// differ only in their source: the same Go module in two binaries.
+func TestInventoryHashGoModules(t *testing.T) {
+	mod := func(bin string) Package {
+		return Package{Ecosystem: "go", Name: "golang.org/x/net", Version: "0.17.0", SourceName: bin}
+	}
+	a := Inventory{Packages: []Package{mod("/usr/local/bin/terraform"), mod("/opt/app/bin/server"), mod("/usr/bin/docker")}}
+	b := Inventory{Packages: []Package{a.Packages[2], a.Packages[0], a.Packages[1]}}
+	if InventoryHash(a) != InventoryHash(b) {
+		t.Fatal("the hash depends on the order of the binaries holding a module")
+	}
+	a.Sort()
+	b.Sort()
+	if a.Packages[0] != b.Packages[0] || a.Packages[0].SourceName != "/opt/app/bin/server" {
+		t.Fatalf("Sort is not canonical for packages that differ in source: %+v, %+v", a.Packages, b.Packages)
+	}
+}
+
 func BenchmarkInventoryHash2000(b *testing.B) {
 	inv := Inventory{}
 	for i := range 2000 {
