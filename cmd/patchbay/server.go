@@ -8,14 +8,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/patchbay/patchbay/internal/certs"
+	"github.com/patchbay/patchbay/internal/feedsync"
+	"github.com/patchbay/patchbay/internal/matcher"
 	"github.com/patchbay/patchbay/internal/store"
 	"github.com/patchbay/patchbay/internal/web"
 )
@@ -73,6 +77,10 @@ type serverOptions struct {
 	logFormat       string
 	shutdownTimeout time.Duration
 	checkInInterval time.Duration
+	feedURLs        []string
+	feedInterval    time.Duration
+	maxFeedBytes    int64
+	matchInterval   time.Duration
 }
 
 func newServerCommand(e *env) *cobra.Command {
@@ -100,6 +108,10 @@ fingerprint for clients' --server-fingerprint.`,
 	cmd.Flags().StringVar(&o.logFormat, "log-format", "text", "text or json")
 	cmd.Flags().DurationVar(&o.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let requests finish on SIGINT/SIGTERM")
 	cmd.Flags().DurationVar(&o.checkInInterval, "checkin-interval", web.DefaultCheckInInterval, "how often agents check in (they add ±10% jitter)")
+	cmd.Flags().StringSliceVar(&o.feedURLs, "feed-url", nil, "an http(s) feed to sync on a schedule (repeatable): an OSV zip, tracker list, KEV JSON, EPSS CSV or bundle")
+	cmd.Flags().DurationVar(&o.feedInterval, "feed-interval", 6*time.Hour, "how often --feed-url feeds are synced (with ETag/If-Modified-Since)")
+	cmd.Flags().Int64Var(&o.maxFeedBytes, "max-feed-bytes", web.DefaultMaxFeedBytes, "largest feed uploaded or fetched")
+	cmd.Flags().DurationVar(&o.matchInterval, "match-interval", matcher.DefaultInterval, "how often the matcher looks for changes other servers made")
 	return cmd
 }
 
@@ -119,6 +131,21 @@ func (o *serverOptions) validate() error {
 	}
 	if o.checkInInterval < time.Second {
 		return usageErrorf("--checkin-interval %v: want at least 1s", o.checkInInterval)
+	}
+	for _, u := range o.feedURLs {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || pu.User != nil {
+			return usageErrorf("--feed-url %q: want an http or https URL without credentials", u)
+		}
+	}
+	if o.feedInterval < time.Minute {
+		return usageErrorf("--feed-interval %v: want at least 1m", o.feedInterval)
+	}
+	if o.maxFeedBytes < 1<<20 {
+		return usageErrorf("--max-feed-bytes %d: want at least 1048576", o.maxFeedBytes)
+	}
+	if o.matchInterval < 100*time.Millisecond {
+		return usageErrorf("--match-interval %v: want at least 100ms", o.matchInterval)
 	}
 	if o.shutdownTimeout <= 0 {
 		return usageErrorf("--shutdown-timeout %v: want a positive duration", o.shutdownTimeout)
@@ -185,6 +212,17 @@ func serve(ctx context.Context, e *env, o serverOptions, ready func(url, adminTo
 		ln = tls.NewListener(ln, tlsCfg)
 		scheme = "https"
 	}
+	holder := fmt.Sprintf("%s:%d", hostnameOr("server"), os.Getpid())
+	m := matcher.New(st, matcher.Options{Logger: log.With("component", "matcher"), Holder: holder, Interval: o.matchInterval})
+	fetcher := &feedsync.Fetcher{Store: st, Client: feedsync.NewClient(10 * time.Minute), MaxBytes: o.maxFeedBytes, Logger: log.With("component", "feeds")}
+	syncer := &feedsync.Syncer{Fetcher: fetcher, URLs: o.feedURLs, Interval: o.feedInterval, Holder: holder, OnImport: m.Nudge,
+		Logger: log.With("component", "feeds")}
+	bg, stopBG := context.WithCancel(ctx)
+	var bgDone sync.WaitGroup
+	bgDone.Go(func() { m.Run(bg) })
+	bgDone.Go(func() { syncer.Run(bg) })
+	defer func() { stopBG(); bgDone.Wait() }()
+
 	reg := prometheus.NewRegistry()
 	handler := web.New(web.Config{
 		Store:           st,
@@ -193,6 +231,12 @@ func serve(ctx context.Context, e *env, o serverOptions, ready func(url, adminTo
 		MaxBodyBytes:    o.maxBody,
 		Version:         buildVersion(),
 		CheckInInterval: o.checkInInterval,
+		MaxFeedBytes:    o.maxFeedBytes,
+		OnInventory:     m.Nudge,
+		OnAdvisories:    m.Nudge,
+		Fetcher:         fetcher,
+		FeedURLs:        o.feedURLs,
+		FeedInterval:    o.feedInterval,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -253,4 +297,11 @@ func serverTLS(o serverOptions, host string, e *env, log *slog.Logger) (*tls.Con
 	fmt.Fprintf(e.stdout, "patchbay: TLS with a self-signed certificate; clients pass --server-fingerprint %s\n", fp)
 	cfg.Certificates = []tls.Certificate{cert}
 	return cfg, nil
+}
+
+func hostnameOr(def string) string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return def
 }

@@ -5,6 +5,9 @@
 package apiv1
 
 import (
+	"encoding/json"
+	"time"
+
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/internal/protocol"
 )
@@ -129,4 +132,80 @@ type PackageHost struct {
 	HostID   int64            `json:"host_id"`
 	Hostname string           `json:"hostname"`
 	Package  patchbay.Package `json:"package"`
+}
+
+// FeedProblem is a record or line of a feed that could not be used, and why.
+type FeedProblem struct {
+	File   string `json:"file"`
+	Reason string `json:"reason"`
+}
+
+// FeedImportResult is the answer of POST /api/v1/feeds/import and
+// POST /api/v1/feeds/fetch: what the import did, and every record it could
+// not use (bounded; ProblemsTotal counts them all).
+type FeedImportResult struct {
+	Name          string        `json:"name"`
+	Kind          string        `json:"kind"`
+	Records       int           `json:"records"` // usable records in the feed
+	Added         int           `json:"added"`
+	Replaced      int           `json:"replaced"`
+	Unchanged     int           `json:"unchanged"`
+	Older         int           `json:"older"`
+	KEV           int           `json:"kev"`
+	EPSS          int           `json:"epss"`
+	NotModified   bool          `json:"not_modified,omitempty"` // a fetch the server answered 304
+	ProblemsTotal int           `json:"problems_total"`
+	Problems      []FeedProblem `json:"problems"`
+}
+
+// FeedFetch is the body of POST /api/v1/feeds/fetch.
+type FeedFetch struct {
+	URL string `json:"url"`
+}
+
+// FeedSource is a feed URL the server syncs on a schedule, and how its
+// last sync went.
+type FeedSource struct {
+	URL          string     `json:"url"`
+	Interval     string     `json:"interval"`
+	ETag         string     `json:"etag,omitempty"`
+	LastModified string     `json:"last_modified,omitempty"`
+	LastAttempt  *time.Time `json:"last_attempt,omitempty"`
+	LastSuccess  *time.Time `json:"last_success,omitempty"`
+	LastError    string     `json:"last_error,omitempty"`
+	LastSummary  string     `json:"last_summary,omitempty"`
+}
+
+// FeedImport is one past import.
+type FeedImport struct {
+	ID        int64     `json:"id"`
+	Source    string    `json:"source"`
+	Kind      string    `json:"kind"`
+	Actor     string    `json:"actor"`
+	At        time.Time `json:"at"`
+	Added     int       `json:"added"`
+	Replaced  int       `json:"replaced"`
+	Unchanged int       `json:"unchanged"`
+	Older     int       `json:"older"`
+	Problems  int       `json:"problems"`
+	KEV       int       `json:"kev"`
+	EPSS      int       `json:"epss"`
+}
+
+// Feeds is the answer of GET /api/v1/feeds.
+type Feeds struct {
+	Sources    []FeedSource `json:"sources"`
+	Imports    []FeedImport `json:"imports"` // the newest first
+	Advisories int          `json:"advisories"`
+	KEV        int          `json:"kev"`
+	EPSS       int          `json:"epss"`
+}
+
+// AdvisoryDetail is the answer of GET /api/v1/vulns/{id}: the advisory,
+// its OSV record, and every open finding with the installed and fixed
+// versions.
+type AdvisoryDetail struct {
+	patchbay.Advisory
+	Record   json.RawMessage    `json:"record"`
+	Findings []patchbay.Finding `json:"findings"`
 }

@@ -53,8 +53,7 @@ func (c *Client) UploadInventory(ctx context.Context, inv protocol.Inventory) er
 
 // doRaw sends a prepared body with headers and decodes a JSON answer.
 func (c *Client) doRaw(ctx context.Context, method, path string, body io.Reader, headers map[string]string, out any) error {
-	u := *c.base
-	u.Path += path
+	u := c.url(path)
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)

@@ -104,8 +104,7 @@ func (e *Error) Code() patchbay.ErrorCode { return patchbay.ErrorCode(e.Problem.
 // do sends a request with an optional JSON body and decodes a JSON answer
 // into out (when not nil).
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
-	u := *c.base
-	u.Path += path
+	u := c.url(path)
 	u.RawQuery = query.Encode()
 	var rd io.Reader
 	if body != nil {
@@ -150,6 +149,9 @@ func (c *Client) send(req *http.Request, out any) error {
 		io.Copy(io.Discard, resp.Body)
 		return nil
 	}
+	if w, ok := out.(writerTo); ok {
+		return w(resp.Body)
+	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
 		return fmt.Errorf("%s %s: decode answer: %w", req.Method, req.URL.Path, err)
 	}
@@ -185,4 +187,21 @@ func (c *Client) WhoAmI(ctx context.Context) (apiv1.WhoAmI, error) {
 func (c *Client) Roles(ctx context.Context) ([]apiv1.RoleInfo, error) {
 	var l apiv1.List[apiv1.RoleInfo]
 	return l.Items, c.do(ctx, "GET", "/api/v1/roles", nil, nil, &l)
+}
+
+// writerTo, passed as send's out, takes the raw answer body.
+type writerTo func(io.Reader) error
+
+// url returns the server's URL of path, an already escaped path such as
+// "/api/v1/packages/golang.org%2Fx%2Fnet/hosts": escaped slashes stay
+// escaped.
+func (c *Client) url(path string) url.URL {
+	u := *c.base
+	unescaped, err := url.PathUnescape(path)
+	if err != nil {
+		unescaped = path
+	}
+	u.RawPath = c.base.EscapedPath() + path
+	u.Path += unescaped
+	return u
 }

@@ -79,8 +79,13 @@ func (c *Client) ResolveDuplicate(ctx context.Context, id int64, action string) 
 }
 
 // PackageHosts answers which hosts have a package installed.
-func (c *Client) PackageHosts(ctx context.Context, name string, limit int) ([]apiv1.PackageHost, error) {
+// With versionLT, only packages at a lower version (by their ecosystem's
+// ordering) are listed.
+func (c *Client) PackageHosts(ctx context.Context, name, versionLT string, limit int) ([]apiv1.PackageHost, error) {
 	v := url.Values{}
+	if versionLT != "" {
+		v.Set("version_lt", versionLT)
+	}
 	if limit > 0 {
 		v.Set("limit", strconv.Itoa(limit))
 	}

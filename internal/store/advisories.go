@@ -400,10 +400,10 @@ func (t *Tx) importEPSS(ctx context.Context, e *feed.EPSSScores, sum *ImportSumm
 	slices.Sort(cves)
 	for _, cve := range cves {
 		sc := e.Scores[cve]
-		rows = append(rows, []any{cve, sc.EPSS, sc.Percentile, micros(e.ScoreDate)})
+		rows = append(rows, []any{cve, sc.EPSS, sc.Percentile, micros(e.ScoreDate), e.ModelVersion})
 	}
-	if err := t.insertRows(ctx, "epss", []string{"cve", "score", "percentile", "score_date"}, rows,
-		`ON CONFLICT (cve) DO UPDATE SET score = excluded.score, percentile = excluded.percentile, score_date = excluded.score_date`); err != nil {
+	if err := t.insertRows(ctx, "epss", []string{"cve", "score", "percentile", "score_date", "model"}, rows,
+		`ON CONFLICT (cve) DO UPDATE SET score = excluded.score, percentile = excluded.percentile, score_date = excluded.score_date, model = excluded.model`); err != nil {
 		return err
 	}
 	sum.EPSS = len(rows)
@@ -562,7 +562,7 @@ func (s *Store) KEVCatalog(ctx context.Context) (*feed.KEVCatalog, error) {
 // EPSSScores returns the stored EPSS scores, for export; ScoreDate is the
 // newest of them.
 func (s *Store) EPSSScores(ctx context.Context) (*feed.EPSSScores, error) {
-	rows, err := s.query(ctx, "SELECT cve, score, percentile, score_date FROM epss")
+	rows, err := s.query(ctx, "SELECT cve, score, percentile, score_date, model FROM epss")
 	if err != nil {
 		return nil, fmt.Errorf("read EPSS: %w", err)
 	}
@@ -572,12 +572,13 @@ func (s *Store) EPSSScores(ctx context.Context) (*feed.EPSSScores, error) {
 		var cve string
 		var sc feed.EPSSScore
 		var at int64
-		if err := rows.Scan(&cve, &sc.EPSS, &sc.Percentile, &at); err != nil {
+		var model string
+		if err := rows.Scan(&cve, &sc.EPSS, &sc.Percentile, &at, &model); err != nil {
 			return nil, classify(err)
 		}
 		e.Scores[cve] = sc
 		if t := fromMicros(at); t.After(e.ScoreDate) {
-			e.ScoreDate = t
+			e.ScoreDate, e.ModelVersion = t, model
 		}
 	}
 	return e, classify(rows.Err())

@@ -138,6 +138,9 @@ func (s *Server) handleInventory() http.Handler {
 			return
 		}
 		s.metrics.inventories.Inc()
+		if s.onInventory != nil {
+			s.onInventory()
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 }

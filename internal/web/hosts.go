@@ -8,6 +8,7 @@ import (
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/internal/apiv1"
 	"github.com/patchbay/patchbay/internal/store"
+	"github.com/patchbay/patchbay/internal/version"
 )
 
 // hostFilter reads GET /api/v1/hosts's query. stale=DURATION lists hosts
@@ -174,7 +175,12 @@ func (s *Server) handleHostResolveDuplicate() http.Handler {
 
 func (s *Server) handlePackageHosts() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := checkQuery(r, "limit"); err != nil {
+		if err := checkQuery(r, "limit", "version_lt"); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		below := r.URL.Query().Get("version_lt")
+		if err := patchbay.ValidateText("version_lt", below, 256); err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
@@ -195,8 +201,43 @@ func (s *Server) handlePackageHosts() http.Handler {
 		}
 		out := apiv1.List[apiv1.PackageHost]{Items: []apiv1.PackageHost{}}
 		for _, ph := range rows {
+			if below != "" {
+				lower, err := versionBelow(name, ph.Package, below)
+				if err != nil {
+					writeError(w, r, s.log, err)
+					return
+				}
+				if !lower {
+					continue
+				}
+			}
 			out.Items = append(out.Items, apiv1.PackageHost(ph))
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
+}
+
+// packageOrderings are the version orderings of package ecosystems. Alpine
+// hosts are compared by apk-tools 2's ordering: the two orderings differ
+// only on versions with leading zeros past the first component.
+var packageOrderings = map[string]version.Ecosystem{"deb": version.Deb, "rpm": version.RPM, "apk": version.APK2, "go": version.Go}
+
+// versionBelow reports whether p, found by name, is at a version lower
+// than below: its source version when name is its source's name, else its
+// own. A below that is not a version of p's ecosystem is EInvalid; a
+// package whose version does not parse is not below anything.
+func versionBelow(name string, p patchbay.Package, below string) (bool, error) {
+	eco, ok := packageOrderings[p.Ecosystem]
+	if !ok {
+		return false, nil
+	}
+	v := p.Version
+	if src, srcVer := p.Source(); name == src && name != p.Name {
+		v = srcVer
+	}
+	if _, err := version.Parse(eco, below); err != nil {
+		return false, patchbay.FieldError(patchbay.EInvalid, "version_lt", "%v", err)
+	}
+	c, err := version.Compare(eco, v, below)
+	return err == nil && c < 0, nil
 }

@@ -60,6 +60,14 @@ func (s *Server) routeTable() []Route {
 		{"POST", "/api/v1/hosts/{id}/resolve-duplicate", ClassUser, patchbay.PermHostsWrite, "Merge a possible duplicate into its original, or keep both", s.handleHostResolveDuplicate()},
 		{"GET", "/api/v1/packages/{name}/hosts", ClassUser, patchbay.PermHostsRead, "Which hosts have a package installed", s.handlePackageHosts()},
 
+		{"GET", "/api/v1/vulns", ClassUser, patchbay.PermAdvisoriesRead, "List advisories affecting the fleet (all imported with all=true)", s.handleVulnsList()},
+		{"GET", "/api/v1/vulns/{id}", ClassUser, patchbay.PermAdvisoriesRead, "Show an advisory, or every advisory of a CVE, with each affected host", s.handleVulnGet()},
+		{"GET", "/api/v1/findings", ClassUser, patchbay.PermAdvisoriesRead, "List findings: host × package × advisory", s.handleFindingsList()},
+		{"GET", "/api/v1/feeds", ClassUser, patchbay.PermAdvisoriesRead, "Synced feed URLs, their state, and recent imports", s.handleFeedsList()},
+		{"POST", "/api/v1/feeds/import", ClassUser, patchbay.PermFeedsWrite, "Import a feed file sent as the body", s.handleFeedImport()},
+		{"POST", "/api/v1/feeds/fetch", ClassUser, patchbay.PermFeedsWrite, "Have the server fetch and import a feed URL", s.handleFeedFetch()},
+		{"GET", "/api/v1/feeds/export", ClassUser, patchbay.PermAdvisoriesRead, "A bundle of every advisory, KEV entry and EPSS score", s.handleFeedExport()},
+
 		{"GET", "/api/v1/enroll-secrets", ClassUser, patchbay.PermEnrollSecrets, "List enroll secrets", s.handleEnrollSecretsList()},
 		{"POST", "/api/v1/enroll-secrets", ClassUser, patchbay.PermEnrollSecrets, "Create an enroll secret", s.handleEnrollSecretsCreate()},
 		{"DELETE", "/api/v1/enroll-secrets/{id}", ClassUser, patchbay.PermEnrollSecrets, "Revoke an enroll secret", s.handleEnrollSecretsRevoke()},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/patchbay/patchbay/internal/feedsync"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
@@ -30,6 +31,18 @@ type Config struct {
 	// CheckInInterval is what agents are told to wait between check-ins
 	// (DefaultCheckInInterval when zero); they add jitter.
 	CheckInInterval time.Duration
+
+	// MaxFeedBytes bounds an uploaded feed (DefaultMaxFeedBytes when zero).
+	MaxFeedBytes int64
+	// OnInventory and OnAdvisories are called after an inventory upload
+	// or an import changed what findings depend on: the matcher's Nudge.
+	OnInventory, OnAdvisories func()
+	// Fetcher fetches feed URLs for POST /api/v1/feeds/fetch; nil refuses.
+	Fetcher *feedsync.Fetcher
+	// FeedURLs are the feeds synced on a schedule, every FeedInterval,
+	// shown by GET /api/v1/feeds.
+	FeedURLs     []string
+	FeedInterval time.Duration
 }
 
 // DefaultCheckInInterval is the agents' check-in interval unless configured.
@@ -47,6 +60,12 @@ type Server struct {
 	routes  []Route
 
 	checkInInterval time.Duration
+
+	maxFeed                   int64
+	onInventory, onAdvisories func()
+	fetcher                   *feedsync.Fetcher
+	feedURLs                  []string
+	feedInterval              time.Duration
 }
 
 // New returns the API handler.
@@ -69,6 +88,12 @@ func New(cfg Config) *Server {
 		s.now = time.Now
 	}
 	s.checkInInterval = cfg.CheckInInterval
+	s.maxFeed = cfg.MaxFeedBytes
+	if s.maxFeed <= 0 {
+		s.maxFeed = DefaultMaxFeedBytes
+	}
+	s.onInventory, s.onAdvisories = cfg.OnInventory, cfg.OnAdvisories
+	s.fetcher, s.feedURLs, s.feedInterval = cfg.Fetcher, cfg.FeedURLs, cfg.FeedInterval
 	if s.checkInInterval <= 0 {
 		s.checkInInterval = DefaultCheckInInterval
 	}

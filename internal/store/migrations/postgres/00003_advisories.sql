@@ -63,7 +63,8 @@ CREATE TABLE epss (
     cve        TEXT PRIMARY KEY,
     score      DOUBLE PRECISION NOT NULL,
     percentile DOUBLE PRECISION NOT NULL,
-    score_date BIGINT NOT NULL
+    score_date BIGINT NOT NULL,
+    model      TEXT NOT NULL DEFAULT ''
 );
 
 -- What each import did, for the history and for `feeds ls`.

@@ -63,7 +63,8 @@ CREATE TABLE epss (
     cve        TEXT PRIMARY KEY,
     score      REAL NOT NULL,
     percentile REAL NOT NULL,
-    score_date INTEGER NOT NULL
+    score_date INTEGER NOT NULL,
+    model      TEXT NOT NULL DEFAULT ''
 );
 
 -- What each import did, for the history and for `feeds ls`.
