@@ -36,7 +36,7 @@ func (e *limitError) Error() string { return e.msg }
 type boundedReader struct {
 	ctx        context.Context
 	r          io.Reader
-	name       string        // what is read, for the error: "entry all.zip:x.json"
+	name       string        // what is read, for the error: "all.zip:x.json"
 	n          int64         // bytes read so far
 	max        int64         // limit of this stream
 	maxName    string        // the Options field of max: "MaxRecordBytes"
@@ -55,7 +55,7 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 	switch {
 	case b.n > b.max:
 		return n, &limitError{fmt.Sprintf("%s inflates past %d bytes, the limit (%s)", b.name, b.max, b.maxName)}
-	case b.compressed >= 0 && b.n > ratioFloor && b.n > b.ratio*b.compressed:
+	case b.compressed >= 0 && b.n > ratioFloor && b.n/b.ratio > b.compressed:
 		return n, &limitError{fmt.Sprintf("%s inflates %d bytes of compressed data past %d bytes, more than %d times (MaxRatio)", b.name, b.compressed, b.n, b.ratio)}
 	case b.total != nil && b.total.Add(int64(n)) > b.maxTotal:
 		return n, &limitError{fmt.Sprintf("the archive inflates past %d bytes in all, the limit (MaxTotalBytes), at %s", b.maxTotal, b.name)}

@@ -205,19 +205,19 @@ func (l *loader) loadBundle(ctx context.Context, zr *zip.Reader) (*Batch, error)
 			return nil, l.tampered(l.name + ":" + mm.Name)
 		}
 		listed[mm.Name] = mm
-		limit := l.o.MaxTotalBytes
+		limit, limitName := l.o.MaxTotalBytes, "MaxTotalBytes"
 		switch {
 		case mm.Name == kevName:
 			kev = zf
 		case mm.Name == epssName:
 			epss = zf
 		case strings.HasPrefix(mm.Name, osvDir) && strings.HasSuffix(mm.Name, ".json"):
-			limit = l.o.MaxRecordBytes
+			limit, limitName = l.o.MaxRecordBytes, "MaxRecordBytes"
 			entries = append(entries, l.zipEntry(zf, mm.SHA256))
 		default:
 			return nil, l.invalid("%s lists %s, which is no member a bundle has (osv/*.json, kev.json, epss.csv)", manifestName, mm.Name)
 		}
-		if err := l.checkDeclared(zf, uint64(limit), limitName(limit == l.o.MaxRecordBytes), &declared); err != nil {
+		if err := l.checkDeclared(zf, uint64(limit), limitName, &declared); err != nil {
 			return nil, err
 		}
 	}
@@ -264,13 +264,6 @@ func (l *loader) loadBundle(ctx context.Context, zr *zip.Reader) (*Batch, error)
 		return nil, l.invalid("%s counts %d EPSS scores but the bundle has %d", manifestName, m.Counts.EPSS, n)
 	}
 	return b, nil
-}
-
-func limitName(record bool) string {
-	if record {
-		return "MaxRecordBytes"
-	}
-	return "MaxTotalBytes"
 }
 
 func (b *Batch) kevCount() int {

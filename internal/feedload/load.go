@@ -59,10 +59,10 @@ func (p Problem) String() string { return p.File + ": " + p.Reason }
 
 // The defaults of Options.
 const (
-	DefaultMaxRecordBytes = 8 << 20   // 8 MiB: osv.dev's largest records are under 1 MiB
-	DefaultMaxTotalBytes  = 2 << 30   // 2 GiB: osv.dev's all.zip of every ecosystem inflates to about half that
-	DefaultMaxEntries     = 1_000_000 // osv.dev's biggest ecosystem has a few hundred thousand records
-	DefaultMaxRatio       = 100       // JSON and CSV deflate about 5 to 20 times; zeros 1,000 times
+	DefaultMaxRecordBytes = 8 << 20   // 8 MiB for one record
+	DefaultMaxTotalBytes  = 2 << 30   // 2 GiB for a whole archive or gzip stream
+	DefaultMaxEntries     = 1_000_000 // entries of a zip, records of a directory
+	DefaultMaxRatio       = 100       // the real feeds of the tests deflate 2 to 9 times; zeros about 1,000 times
 )
 
 // ratioFloor is the uncompressed size under which the ratio guard does not

@@ -134,6 +134,10 @@ func (f *Fetcher) fetch(ctx context.Context, actor, url string, v feedload.Valid
 	}
 	b, err := feedload.LoadBytes(ctx, url, got.Data)
 	if err != nil {
+		var pe *patchbay.Error
+		if errors.As(err, &pe) { // keep its code: a zip bomb stays ETooLarge
+			return apiv1.FeedImportResult{}, "", "", err
+		}
 		return apiv1.FeedImportResult{}, "", "", patchbay.Errorf(patchbay.EUnprocessable, "feed %s: %v", url, err)
 	}
 	res, err := Import(ctx, f.Store, actor, b)
