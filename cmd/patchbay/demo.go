@@ -1,6 +1,8 @@
 package main
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"github.com/patchbay/patchbay/internal/agent"
 	"github.com/patchbay/patchbay/internal/apiv1"
 	"github.com/patchbay/patchbay/internal/client"
+	"github.com/patchbay/patchbay/internal/demodata"
 	"github.com/patchbay/patchbay/internal/fleet"
 	"github.com/patchbay/patchbay/internal/pkgmgr"
 	"github.com/patchbay/patchbay/internal/sim"
@@ -61,7 +64,7 @@ func runDemo(ctx context.Context, e *env, o demoOptions) error {
 	}
 	so := serverOptions{store: storeFlags{dataDir: o.dataDir, database: "sqlite:"}, listen: o.listen,
 		maxBody: web.DefaultMaxBodyBytes, logLevel: "warn", logFormat: "text", shutdownTimeout: 5 * time.Second,
-		checkInInterval: o.interval}
+		checkInInterval: o.interval, feedInterval: 6 * time.Hour, maxFeedBytes: web.DefaultMaxFeedBytes, matchInterval: time.Second}
 	// An admin token for the demo, whether the store is new or not.
 	log, _ := newLogger(e.stderr, "warn", "text")
 	st, err := so.store.open(ctx, log)
@@ -97,6 +100,9 @@ func startDemoFleet(ctx context.Context, e *env, url, token string, o demoOption
 	if err != nil {
 		return fmt.Errorf("make the demo's enroll secret: %w", err)
 	}
+	if err := importDemoFeeds(ctx, e, admin); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, `
 patchbay demo is running: %d simulated hosts and this machine are enrolling.
   API          %s
@@ -106,6 +112,10 @@ Try:
   patchbay login --server %s --token %s
   patchbay hosts ls
   patchbay packages where openssl
+  patchbay vulns ls --severity high
+  patchbay vulns ls --kev
+  patchbay vulns show CVE-2021-4034
+  patchbay findings ls --host 1
 Stop it with Ctrl-C.
 
 `, o.hosts, url, token, o.dataDir, url, token)
@@ -117,7 +127,8 @@ Stop it with Ctrl-C.
 			Facts:    agent.LocalFacts{Root: "/"},
 			// The demo reads this machine's indexes as they are and never
 			// refreshes them: it changes nothing on the machine.
-			Inventory: &agent.LocalInventory{Root: "/", Updates: localUpdates("/"), Refresh: pkgmgr.RefreshPolicy{Interval: -1}},
+			Inventory: &agent.LocalInventory{Root: "/", Updates: localUpdates("/"), Refresh: pkgmgr.RefreshPolicy{Interval: -1},
+				GoBinaries: demoGoBinaries(e)},
 			Version:   buildVersion(), Logger: log.With("component", "agent"), Interval: o.interval,
 		})
 		if err != nil {
@@ -130,4 +141,78 @@ Stop it with Ctrl-C.
 	var stats sim.Stats
 	return sim.Run(ctx, sim.Config{Client: admin.WithToken(""), Fleet: fl, SecretFor: secretsByTags(ctx, admin, o.seed),
 		Interval: o.interval, Ramp: 5 * time.Second, Workers: 8, Logger: log.With("component", "sim")}, &stats)
+}
+
+// importDemoFeeds imports the real advisories embedded in the binary: the
+// Debian tracker's DSA and DLA lists, the Go vulnerability database subset
+// (zipped here), and CISA's KEV catalog.
+func importDemoFeeds(ctx context.Context, e *env, c *client.Client) error {
+	c = c.WithTimeout(5 * time.Minute)
+	send := func(name string, data []byte) error {
+		res, err := c.ImportFeed(ctx, name, bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return fmt.Errorf("import the demo's %s: %w", name, err)
+		}
+		fmt.Fprintf(e.stdout, "imported %s: %d records, %d KEV entries\n", name, res.Records, res.KEV)
+		return nil
+	}
+	for _, name := range []string{"debian-tracker/DSA/list", "debian-tracker/DLA/list"} {
+		data, err := demodata.DebianTracker.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if err := send(name, data); err != nil {
+			return err
+		}
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	entries, err := demodata.GoVulnDB.ReadDir("govulndb")
+	if err != nil {
+		return err
+	}
+	for _, ent := range entries {
+		data, err := demodata.GoVulnDB.ReadFile("govulndb/" + ent.Name())
+		if err != nil {
+			return err
+		}
+		w, err := zw.Create(ent.Name())
+		if err == nil {
+			_, err = w.Write(data)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	if err := send("govulndb.zip", buf.Bytes()); err != nil {
+		return err
+	}
+	kev, err := demodata.KEV.ReadFile("kev/known_exploited_vulnerabilities.json")
+	if err != nil {
+		return err
+	}
+	return send("known_exploited_vulnerabilities.json", kev)
+}
+
+// demoGoBinaries are the places this machine's agent looks for Go
+// binaries in the demo: this patchbay itself, Go's own tools, and the
+// usual install directories, those that exist.
+func demoGoBinaries(e *env) []string {
+	var out []string
+	if self, err := os.Executable(); err == nil {
+		out = append(out, self)
+	}
+	candidates := []string{"/usr/local/go/bin", "/usr/local/bin"}
+	if home := e.getenv("HOME"); home != "" {
+		candidates = append(candidates, filepath.Join(home, "go", "bin"))
+	}
+	for _, p := range candidates {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			out = append(out, p)
+		}
+	}
+	return out
 }
