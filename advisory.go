@@ -49,7 +49,6 @@ const (
 // Finding is host × package × advisory: an installed package an advisory
 // affects, with the explanation and its history.
 type Finding struct {
-	ID       int64  `json:"id"`
 	HostID   int64  `json:"host_id"`
 	Hostname string `json:"hostname"`
 	Advisory string `json:"advisory"`
@@ -71,13 +70,13 @@ type Finding struct {
 	EPSS     *float64 `json:"epss,omitempty"`
 }
 
-// FindingFilter selects findings.
+// FindingFilter selects findings: those of a host or of an advisory (one
+// of the two is required) or both.
 type FindingFilter struct {
-	HostID   int64           // 0: every host
-	Advisory string          // "": every advisory
+	HostID   int64
+	Advisory string
 	Status   []FindingStatus // empty: open only
-	Cursor   int64           // findings with a larger id
-	Limit    int
+	Limit    int             // 0: all
 }
 
 // AdvisoryFilter selects advisories for a listing.

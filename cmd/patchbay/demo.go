@@ -129,7 +129,7 @@ Stop it with Ctrl-C.
 			// refreshes them: it changes nothing on the machine.
 			Inventory: &agent.LocalInventory{Root: "/", Updates: localUpdates("/"), Refresh: pkgmgr.RefreshPolicy{Interval: -1},
 				GoBinaries: demoGoBinaries(e)},
-			Version:   buildVersion(), Logger: log.With("component", "agent"), Interval: o.interval,
+			Version: buildVersion(), Logger: log.With("component", "agent"), Interval: o.interval,
 		})
 		if err != nil {
 			fmt.Fprintln(e.stderr, "patchbay demo: this machine's agent:", err)

@@ -103,29 +103,34 @@ func newFindingsCommand(e *env) *cobra.Command {
 					return usageErrorf("--status %q: want open, fixed or withdrawn", s)
 				}
 			}
+			if q.HostID == 0 && q.Advisory == "" {
+				return usageErrorf("give --host ID or --advisory ID (or both)")
+			}
 			c, err := f.client(e)
 			if err != nil {
 				return err
 			}
-			fs, err := collect(limit, func(cursor string, n int) (apiv1.List[patchbay.Finding], error) {
-				q.Cursor, _ = strconv.ParseInt(cursor, 10, 64)
-				q.Limit = n
-				return c.Findings(cmd.Context(), q)
-			})
+			q.Limit = limit
+			l, err := c.Findings(cmd.Context(), q)
 			if err != nil {
 				return err
 			}
-			t := &table{header: []string{"ID", "HOST", "PACKAGE", "INSTALLED", "ADVISORY", "SEVERITY", "KEV", "FIXED", "STATUS", "FIRST SEEN"}, raw: fs}
+			fs := l.Items
+			t := &table{header: []string{"HOST", "PACKAGE", "INSTALLED", "ADVISORY", "SEVERITY", "KEV", "FIXED", "STATUS", "SINCE"}, raw: fs}
 			for _, fd := range fs {
-				t.add(strconv.FormatInt(fd.ID, 10), fd.Hostname, findingPackage(fd), fd.Package.Version, fd.Advisory, fd.Severity,
-					kevCell(fd.KEV), dash(strings.Join(fd.Fixed, " ")), string(fd.Status), when(&fd.FirstSeen))
+				since := when(&fd.FirstSeen)
+				if fd.FixedAt != nil {
+					since = when(fd.FixedAt)
+				}
+				t.add(fd.Hostname, findingPackage(fd), fd.Package.Version, fd.Advisory, fd.Severity,
+					kevCell(fd.KEV), dash(strings.Join(fd.Fixed, " ")), string(fd.Status), since)
 			}
 			return t.write(e.stdout, f.output)
 		}}
 	ls.Flags().Int64Var(&q.HostID, "host", 0, "only this host ID")
 	ls.Flags().StringVar(&q.Advisory, "advisory", "", "only this advisory id")
 	ls.Flags().StringSliceVar(&q.Status, "status", nil, "open, fixed, withdrawn (repeatable; default open)")
-	ls.Flags().IntVar(&limit, "limit", 1000, "at most this many rows")
+	ls.Flags().IntVar(&limit, "limit", 100000, "at most this many rows")
 	cmd.AddCommand(ls)
 	return cmd
 }

@@ -102,13 +102,13 @@ func TestFeedsVulnsFindings(t *testing.T) {
 	}
 	found := false
 	for _, f := range fs {
-		found = found || f.ID == fd.ID
+		found = found || (f.Advisory == fd.Advisory && f.Package == fd.Package)
 		if f.HostID != fd.HostID || f.Status != patchbay.FindingOpen {
 			t.Fatalf("findings ls --host %d listed %+v", fd.HostID, f)
 		}
 	}
 	if !found {
-		t.Fatalf("findings ls --host %d misses finding %d", fd.HostID, fd.ID)
+		t.Fatalf("findings ls --host %d misses %s on %s", fd.HostID, fd.Advisory, fd.Package.Name)
 	}
 	// packages where --version-lt the fixed version finds the host.
 	if len(fd.Fixed) > 0 {

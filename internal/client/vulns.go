@@ -113,7 +113,6 @@ type FindingQuery struct {
 	HostID   int64
 	Advisory string
 	Status   []string
-	Cursor   int64
 	Limit    int
 }
 
@@ -128,9 +127,6 @@ func (c *Client) Findings(ctx context.Context, q FindingQuery) (apiv1.List[patch
 	}
 	for _, s := range q.Status {
 		v.Add("status", s)
-	}
-	if q.Cursor != 0 {
-		v.Set("cursor", strconv.FormatInt(q.Cursor, 10))
 	}
 	if q.Limit > 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))

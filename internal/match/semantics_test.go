@@ -83,7 +83,7 @@ func TestKernelsNotRunning(t *testing.T) {
 	for _, tc := range []struct {
 		running, want string
 	}{
-		{"6.1.0-17-amd64", ""},                          // booted the fix: the old image on disk is no finding
+		{"6.1.0-17-amd64", ""},                           // booted the fix: the old image on disk is no finding
 		{"6.1.0-13-amd64", "linux-image-6.1.0-13-amd64"}, // fix installed, not booted: still exposed
 		{"", "linux-image-6.1.0-13-amd64"},               // running kernel unknown: every installed image
 		{"5.10.0-1-amd64", "linux-image-6.1.0-13-amd64"}, // running one not installed as a package: every image

@@ -12,10 +12,10 @@ package matcher
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,14 +33,11 @@ type Options struct {
 	// Interval is how often Run looks for changes made by other servers
 	// (DefaultInterval when zero); changes on this one nudge it at once.
 	Interval time.Duration
-	// Batch is how many hosts one transaction updates (DefaultBatch when zero).
-	Batch int
 }
 
 // Defaults.
 const (
 	DefaultInterval = 2 * time.Second
-	DefaultBatch    = 500
 	leaseName       = "matcher"
 	// scopedLimit is the most changed advisories evaluated scoped to
 	// themselves; past it (a bulk import) affected hosts are evaluated whole.
@@ -55,7 +52,6 @@ type Matcher struct {
 	log      *slog.Logger
 	holder   string
 	interval time.Duration
-	batch    int
 	nudge    chan struct{}
 
 	mu      sync.Mutex                     // serialises Sync
@@ -64,6 +60,10 @@ type Matcher struct {
 	byName  map[store.AdvisoryName][]int64 // advisory-side name -> package ids with it
 	keyHits map[match.Key][]match.Hit      // evaluations
 	records map[string]parsedRecord        // advisories parsed, by id
+	kernels map[int64]bool                 // packages that may be kernels
+	// byPlatform caches each package's hits by platform: a host's
+	// findings are then a lookup per package id.
+	byPlatform map[string]map[int64][]match.Hit
 }
 
 type parsedRecord struct {
@@ -74,7 +74,7 @@ type parsedRecord struct {
 // New returns a Matcher over st.
 func New(st *store.Store, opt Options) *Matcher {
 	m := &Matcher{
-		st: st, log: opt.Logger, holder: opt.Holder, interval: opt.Interval, batch: opt.Batch,
+		st: st, log: opt.Logger, holder: opt.Holder, interval: opt.Interval,
 		nudge: make(chan struct{}, 1),
 	}
 	if m.log == nil {
@@ -82,9 +82,6 @@ func New(st *store.Store, opt Options) *Matcher {
 	}
 	if m.interval <= 0 {
 		m.interval = DefaultInterval
-	}
-	if m.batch <= 0 {
-		m.batch = DefaultBatch
 	}
 	m.reset()
 	return m
@@ -96,6 +93,8 @@ func (m *Matcher) reset() {
 	m.byName = map[store.AdvisoryName][]int64{}
 	m.keyHits = map[match.Key][]match.Hit{}
 	m.records = map[string]parsedRecord{}
+	m.kernels = map[int64]bool{}
+	m.byPlatform = map[string]map[int64][]match.Hit{}
 }
 
 // Nudge asks Run to look for changes now: an inventory arrived or
@@ -122,9 +121,9 @@ func (m *Matcher) Run(ctx context.Context) {
 					return
 				}
 				m.log.Warn("matcher sync", "err", err)
-			} else if st.Hosts > 0 {
-				m.log.Info("findings updated", "hosts", st.Hosts, "keys_evaluated", st.KeysEvaluated,
-					"opened", st.Opened+st.Reopened, "fixed", st.Fixed, "withdrawn", st.Withdrawn, "took", st.Took.Round(time.Millisecond))
+			} else if st.Hosts > 0 || st.Advisories > 0 {
+				m.log.Info("findings updated", "hosts", st.Hosts, "advisories", st.Advisories, "keys_evaluated", st.KeysEvaluated,
+					"opened", st.Opened, "closed", st.Closed, "took", st.Took.Round(time.Millisecond))
 			}
 		} else {
 			m.mu.Lock()
@@ -142,16 +141,24 @@ func (m *Matcher) Run(ctx context.Context) {
 
 // Stats says what one Sync did.
 type Stats struct {
-	Hosts         int // hosts whose findings were evaluated (whole or scoped)
+	Hosts         int // hosts evaluated again (new inventory, platform or kernel)
 	KeysEvaluated int // distinct keys evaluated (not found in the cache)
 	Advisories    int // advisory changes taken in
-	store.FindingChanges
-	Took time.Duration
+	Opened        int // findings opened (counted in events and first evaluations)
+	Closed        int // findings fixed or withdrawn
+	Took          time.Duration
+}
+
+// state is what a host's findings derive from: an inventory and a
+// platform and kernel.
+type state struct {
+	inv int64
+	key string
 }
 
 // Sync brings the findings up to date with every inventory and advisory
-// committed before it started. It is idempotent and safe to interrupt:
-// what it has not applied it finds again next time.
+// committed before it started, in one transaction. It is idempotent and
+// safe to interrupt: what it has not applied it finds again next time.
 func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -169,13 +176,20 @@ func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 	for _, id := range changedIDs {
 		delete(m.records, id)
 	}
-	changedName := map[store.AdvisoryName]bool{}
-	for _, n := range names {
-		changedName[n] = true
-	}
-	for k := range m.keyHits {
-		if changedName[nameOfKey(k)] {
-			delete(m.keyHits, k)
+	if len(names) > 0 {
+		changedName := map[store.AdvisoryName]bool{}
+		for _, n := range names {
+			changedName[n] = true
+		}
+		for k := range m.keyHits {
+			if changedName[nameOfKey(k)] {
+				delete(m.keyHits, k)
+			}
+		}
+		for _, id := range m.namedPackages(names) {
+			for _, c := range m.byPlatform {
+				delete(c, id)
+			}
 		}
 	}
 	hosts, err := m.st.MatchHosts(ctx)
@@ -185,86 +199,202 @@ func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 	if err := m.loadInventories(ctx, hosts); err != nil {
 		return st, err
 	}
+	changed := map[string]bool{}
+	for _, id := range changedIDs {
+		changed[id] = true
+	}
+	full := len(changedIDs) > scopedLimit
 
-	// Hosts to evaluate whole, and hosts touched by the advisory changes.
-	var whole, scoped []store.MatchHost
-	var affected map[int64]bool // inventories holding a package of a changed name
-	if len(names) > 0 {
+	// Which hosts are evaluated again, and which evaluate changed advisories.
+	var dirty []store.MatchHost
+	var fresh []store.MatchHost // current states that changed advisories are evaluated on
+	var affected map[int64]bool
+	if len(names) > 0 && !full {
 		affected = m.inventoriesNaming(names)
 	}
 	for _, h := range hosts {
-		switch {
-		case h.FindingsInventoryID != h.InventoryID || h.FindingsKey != hostKey(h):
-			whole = append(whole, h)
-		case affected[h.InventoryID] && len(changedIDs) > scopedLimit:
-			whole = append(whole, h)
-		case affected[h.InventoryID]:
-			scoped = append(scoped, h)
+		now := currentState(h)
+		if now != (state{h.FindingsInventoryID, h.FindingsKey}) {
+			dirty = append(dirty, h)
+		}
+		if now.inv != 0 && len(changed) > 0 && (full || affected[now.inv]) {
+			fresh = append(fresh, h)
 		}
 	}
-	if err := m.evaluateMissing(ctx, append(slices.Clone(whole), scoped...), &st); err != nil {
+	// Hosts evaluated for changed advisories only look at the packages
+	// those name, unless the change is a bulk one.
+	var only []int64
+	if !full {
+		only = m.namedPackages(names)
+	}
+	var work []stateWork
+	for _, h := range dirty {
+		work = append(work, stateWork{state{h.FindingsInventoryID, h.FindingsKey}, nil}, stateWork{currentState(h), nil})
+	}
+	for _, h := range fresh {
+		work = append(work, stateWork{currentState(h), only})
+	}
+	evaluated, err := m.evaluateMissing(ctx, work)
+	if err != nil {
 		return st, err
+	}
+	st.KeysEvaluated = len(evaluated)
+
+	// New pairs of changed advisories, from every host they may affect.
+	bucket := map[string][]store.Pair{}
+	fixable := map[string]bool{}
+	for _, id := range changedIDs {
+		bucket[id] = nil
+	}
+	for _, h := range fresh {
+		m.eachOf(currentState(h), only, func(adv string, pkg int64, hit *match.Hit) {
+			if changed[adv] {
+				bucket[adv] = append(bucket[adv], store.MakePair(h.ID, pkg))
+				fixable[adv] = fixable[adv] || len(hit.Fixed) > 0
+			}
+		})
+	}
+	// Unchanged advisories touched by hosts that changed.
+	isDirty := map[int64]bool{}
+	newOf := map[int64][]wantPair{}
+	touched := map[string]bool{}
+	for _, h := range dirty {
+		isDirty[h.ID] = true
+		m.each(state{h.FindingsInventoryID, h.FindingsKey}, func(adv string, pkg int64, hit *match.Hit) {
+			if !changed[adv] {
+				touched[adv] = true
+			}
+		})
+		m.each(currentState(h), func(adv string, pkg int64, hit *match.Hit) {
+			if !changed[adv] {
+				touched[adv] = true
+				newOf[h.ID] = append(newOf[h.ID], wantPair{adv, pkg, len(hit.Fixed) > 0})
+			}
+		})
+	}
+	ids := slices.Concat(changedIDs, slices.Collect(maps.Keys(touched)))
+	old, err := m.st.AdvisoryPairs(ctx, ids)
+	if err != nil {
+		return st, err
+	}
+	for adv := range touched {
+		prev := old[adv]
+		fixable[adv] = prev.Fixable
+		if _, ok := bucket[adv]; !ok {
+			bucket[adv] = nil // present even when no pair stays
+		}
+		for _, p := range prev.Pairs {
+			if !isDirty[p.Host()] {
+				bucket[adv] = append(bucket[adv], p)
+			}
+		}
+	}
+	for host, ws := range newOf {
+		for _, w := range ws {
+			bucket[w.adv] = append(bucket[w.adv], store.MakePair(host, w.pkg))
+			fixable[w.adv] = fixable[w.adv] || w.fixable
+		}
 	}
 
-	var batch []store.HostFindings
-	wants := map[string][]store.WantFinding{} // by inventory and host key: shared by identical hosts
-	flush := func(seq int64) error {
-		if len(batch) == 0 && seq == 0 {
-			return nil
-		}
-		ch, err := m.st.ApplyFindings(ctx, batch, seq)
-		if err != nil {
-			return err
-		}
-		st.FindingChanges.Add(ch)
-		st.Hosts += len(batch)
-		batch = batch[:0]
-		return nil
-	}
-	for _, h := range whole {
-		wk := fmt.Sprint(h.InventoryID, "|", hostKey(h))
-		want, ok := wants[wk]
-		if !ok {
-			want = m.want(h, nil)
-			wants[wk] = want
-		}
-		batch = append(batch, store.HostFindings{HostID: h.ID, InventoryID: h.InventoryID, Key: hostKey(h), Want: want})
-		if len(batch) >= m.batch {
-			if err := flush(0); err != nil {
-				return st, err
-			}
-		}
-	}
-	if len(scoped) > 0 {
-		scope := map[string]bool{}
-		for _, id := range changedIDs {
-			scope[id] = true
-		}
-		for _, h := range scoped {
-			batch = append(batch, store.HostFindings{HostID: h.ID, Scope: changedIDs, Want: m.want(h, scope)})
-			if len(batch) >= m.batch {
-				if err := flush(0); err != nil {
-					return st, err
-				}
-			}
-		}
-	}
-	// The last transaction also records the advisory changes as done.
-	seq := int64(0)
-	if newest > done {
-		seq = newest
-	}
-	if err := flush(seq); err != nil {
+	// What changed, for the history.
+	withdrawn, err := m.st.WithdrawnAmong(ctx, changedIDs)
+	if err != nil {
 		return st, err
+	}
+	byID := map[int64]store.MatchHost{}
+	for _, h := range hosts {
+		byID[h.ID] = h
+	}
+	u := store.MatchUpdate{Changed: changedIDs}
+	if newest > done {
+		u.Seq = newest
+	}
+	for adv, pairs := range bucket {
+		slices.Sort(pairs)
+		pairs = slices.Compact(pairs)
+		prev, existed := old[adv]
+		if slices.Equal(prev.Pairs, pairs) && prev.Fixable == fixable[adv] {
+			continue
+		}
+		added, removed := diffPairs(prev.Pairs, pairs)
+		for _, p := range added {
+			h := byID[p.Host()]
+			st.Opened++
+			// A host or an advisory evaluated for the first time has no
+			// event: its findings are first seen at its first evaluation.
+			if existed && h.FindingsInventoryID != 0 {
+				u.Events = append(u.Events, store.FindingEvent{HostID: p.Host(), Advisory: adv, PackageID: p.Package(),
+					Status: patchbay.FindingOpen, Installed: m.pkgs[p.Package()].Version})
+			}
+		}
+		for _, p := range removed {
+			h, ok := byID[p.Host()]
+			if !ok || h.Retired {
+				continue // a retired host's findings go with it
+			}
+			st.Closed++
+			status := patchbay.FindingFixed
+			if withdrawn[adv] {
+				status = patchbay.FindingWithdrawn
+			}
+			u.Events = append(u.Events, store.FindingEvent{HostID: p.Host(), Advisory: adv, PackageID: p.Package(),
+				Status: status, Installed: m.pkgs[p.Package()].Version})
+		}
+		u.Advisories = append(u.Advisories, store.AdvisoryHosts{Advisory: adv, Pairs: pairs, Fixable: fixable[adv]})
+	}
+	for _, h := range dirty {
+		now := currentState(h)
+		u.Hosts = append(u.Hosts, store.HostEvaluated{HostID: h.ID, InventoryID: now.inv, Key: now.key, Baseline: h.FindingsInventoryID == 0})
+	}
+	for _, k := range evaluated {
+		u.Keys = append(u.Keys, k)
+		for _, hit := range m.keyHits[k] {
+			u.Hits = append(u.Hits, store.KeyHit{Key: k, Advisory: hit.Record.ID, Fixed: hit.Fixed, Why: hit.Why})
+		}
+	}
+	st.Hosts = len(dirty)
+	if len(u.Hosts) > 0 || len(u.Advisories) > 0 || len(u.Keys) > 0 || u.Seq > 0 || len(u.Changed) > 0 {
+		if err := m.st.ApplyMatch(ctx, u); err != nil {
+			return st, err
+		}
 	}
 	st.Took = time.Since(start)
 	return st, nil
 }
 
-// hostKey is what, beside the inventory, decides a host's findings.
-func hostKey(h store.MatchHost) string {
+type wantPair struct {
+	adv     string
+	pkg     int64
+	fixable bool
+}
+
+// diffPairs returns what b has that a has not, and the reverse; both sorted.
+func diffPairs(a, b []store.Pair) (added, removed []store.Pair) {
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case j == len(b) || (i < len(a) && a[i] < b[j]):
+			removed = append(removed, a[i])
+			i++
+		case i == len(a) || b[j] < a[i]:
+			added = append(added, b[j])
+			j++
+		default:
+			i++
+			j++
+		}
+	}
+	return added, removed
+}
+
+// currentState is what h's findings should derive from now: none for a
+// retired host.
+func currentState(h store.MatchHost) state {
+	if h.Retired || h.InventoryID == 0 {
+		return state{}
+	}
 	p, _ := platformOf(h)
-	return p.String() + "|" + h.Kernel
+	return state{h.InventoryID, store.FindingsKey(p, h.Kernel)}
 }
 
 func platformOf(h store.MatchHost) (match.Platform, bool) {
@@ -276,22 +406,25 @@ func nameOfKey(k match.Key) store.AdvisoryName {
 	return store.AdvisoryName{Ecosystem: osv.ParseEcosystem(k.Ecosystem).Name, Name: k.Name}
 }
 
-// loadInventories caches the package ids of the hosts' inventories and the
-// packages they hold, and indexes packages by their advisory-side names.
+// loadInventories caches the package ids of the hosts' inventories (the
+// current ones and those their findings reflect) and the packages they
+// hold, and indexes packages by their advisory-side names.
 func (m *Matcher) loadInventories(ctx context.Context, hosts []store.MatchHost) error {
 	var missing []int64
 	for _, h := range hosts {
-		if _, ok := m.invs[h.InventoryID]; ok {
-			continue
-		}
-		ids, err := m.st.InventoryPackageIDs(ctx, h.InventoryID)
-		if err != nil {
-			return err
-		}
-		m.invs[h.InventoryID] = ids
-		for _, id := range ids {
-			if _, ok := m.pkgs[id]; !ok {
-				missing = append(missing, id)
+		for _, inv := range []int64{h.InventoryID, h.FindingsInventoryID} {
+			if _, ok := m.invs[inv]; ok || inv == 0 {
+				continue
+			}
+			ids, err := m.st.InventoryPackageIDs(ctx, inv)
+			if err != nil {
+				return err
+			}
+			m.invs[inv] = ids
+			for _, id := range ids {
+				if _, ok := m.pkgs[id]; !ok {
+					missing = append(missing, id)
+				}
 			}
 		}
 	}
@@ -309,8 +442,17 @@ func (m *Matcher) loadInventories(ctx context.Context, hosts []store.MatchHost) 
 		for _, n := range advisoryNames(p) {
 			m.byName[n] = append(m.byName[n], id)
 		}
+		if isKernel(p) {
+			m.kernels[id] = true
+		}
 	}
 	return nil
+}
+
+// isKernel reports whether p may be a kernel package installed beside
+// others (see match.KernelsNotRunning).
+func isKernel(p patchbay.Package) bool {
+	return strings.HasPrefix(p.Name, "linux-image-") || strings.HasPrefix(p.Name, "kernel")
 }
 
 // advisoryNames are the names advisories may use for p: its source and
@@ -366,64 +508,165 @@ func (m *Matcher) inventoriesNaming(names []store.AdvisoryName) map[int64]bool {
 	return out
 }
 
-// keysOf returns the keys of a host's packages, by package id, leaving out
+// each calls fn with every (advisory, package, hit) of a state, from the
+// cached evaluations (evaluateMissing has evaluated its keys), leaving out
 // kernels installed but not running.
-func (m *Matcher) keysOf(h store.MatchHost) ([]int64, []match.Key) {
-	p, _ := platformOf(h)
-	ids := m.invs[h.InventoryID]
-	pkgs := make([]patchbay.Package, len(ids))
-	for i, id := range ids {
-		pkgs[i] = m.pkgs[id]
-	}
-	skip := match.KernelsNotRunning(pkgs, h.Kernel)
-	outIDs := make([]int64, 0, len(ids))
-	keys := make([]match.Key, 0, len(ids))
-	for i, pkg := range pkgs {
-		if skip[i] {
-			continue
-		}
-		if k, ok := match.KeyOf(p, pkg); ok {
-			outIDs = append(outIDs, ids[i])
-			keys = append(keys, k)
-		}
-	}
-	return outIDs, keys
+func (m *Matcher) each(st state, fn func(adv string, pkg int64, hit *match.Hit)) {
+	m.eachOf(st, nil, fn)
 }
 
-// evaluateMissing evaluates the keys of hosts not in the cache, loading
-// only the advisories that name them.
-func (m *Matcher) evaluateMissing(ctx context.Context, hosts []store.MatchHost, st *Stats) error {
-	missing := map[match.Key]bool{}
-	seenInv := map[string]bool{}
-	for _, h := range hosts {
-		k := fmt.Sprint(h.InventoryID, "|", hostKey(h))
-		if seenInv[k] {
+// eachOf is each over the packages of only (sorted ids) that the state's
+// inventory holds; nil means all of them.
+func (m *Matcher) eachOf(st state, only []int64, fn func(adv string, pkg int64, hit *match.Hit)) {
+	if st.inv == 0 {
+		return
+	}
+	p, kernel := store.ParseFindingsKey(st.key)
+	inv := m.invs[st.inv]
+	ids := inv
+	if only != nil {
+		ids = intersect(inv, only)
+	}
+	var skip map[int64]bool
+	for _, id := range ids {
+		if m.kernels[id] {
+			skip = m.kernelSkip(inv, kernel)
+			break
+		}
+	}
+	c := m.platformHits(p)
+	for _, id := range ids {
+		if skip[id] {
 			continue
 		}
-		seenInv[k] = true
-		_, keys := m.keysOf(h)
-		for _, key := range keys {
-			if _, ok := m.keyHits[key]; !ok {
-				missing[key] = true
+		hits := c[id]
+		for i := range hits {
+			fn(hits[i].Record.ID, id, &hits[i])
+		}
+	}
+}
+
+// intersect returns the ids of small that sorted holds.
+func intersect(sorted, small []int64) []int64 {
+	var out []int64
+	for _, id := range small {
+		if _, ok := slices.BinarySearch(sorted, id); ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// namedPackages returns the sorted ids of the packages advisories of names
+// would name.
+func (m *Matcher) namedPackages(names []store.AdvisoryName) []int64 {
+	ids := []int64{}
+	for _, n := range names {
+		ids = append(ids, m.byName[n]...)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// platformHits is the per-platform cache of each package's hits.
+func (m *Matcher) platformHits(p match.Platform) map[int64][]match.Hit {
+	k := p.Name + ":" + p.Release
+	c, ok := m.byPlatform[k]
+	if !ok {
+		c = map[int64][]match.Hit{}
+		m.byPlatform[k] = c
+	}
+	return c
+}
+
+// kernelSkip returns the kernel packages among ids that are installed but
+// not running.
+func (m *Matcher) kernelSkip(ids []int64, running string) map[int64]bool {
+	var cand []int64
+	for _, id := range ids {
+		if m.kernels[id] {
+			cand = append(cand, id)
+		}
+	}
+	if len(cand) < 2 {
+		return nil
+	}
+	pkgs := make([]patchbay.Package, len(cand))
+	for i, id := range cand {
+		pkgs[i] = m.pkgs[id]
+	}
+	out := map[int64]bool{}
+	for i := range match.KernelsNotRunning(pkgs, running) {
+		out[cand[i]] = true
+	}
+	return out
+}
+
+// stateWork is a state to evaluate, on all its packages (ids nil) or on
+// those of ids (sorted) it holds.
+type stateWork struct {
+	st  state
+	ids []int64
+}
+
+type pkgRef struct {
+	c  map[int64][]match.Hit
+	id int64
+}
+
+// evaluateMissing evaluates the keys of the work's packages that are not
+// in the cache, loading only the advisories that name them, fills the
+// per-platform caches, and returns the keys it evaluated. A package's key
+// is computed once per platform, however many inventories hold it.
+func (m *Matcher) evaluateMissing(ctx context.Context, work []stateWork) ([]match.Key, error) {
+	missing := map[match.Key][]pkgRef{}
+	seen := map[state]bool{}
+	for _, w := range work {
+		if w.st.inv == 0 || (w.ids == nil && seen[w.st]) {
+			continue
+		}
+		if w.ids == nil {
+			seen[w.st] = true
+		}
+		p, _ := store.ParseFindingsKey(w.st.key)
+		c := m.platformHits(p)
+		ids := m.invs[w.st.inv]
+		if w.ids != nil {
+			ids = intersect(ids, w.ids)
+		}
+		for _, id := range ids {
+			if _, ok := c[id]; ok {
+				continue
 			}
+			k, ok := match.KeyOf(p, m.pkgs[id])
+			if !ok {
+				c[id] = nil
+				continue
+			}
+			if hits, ok := m.keyHits[k]; ok {
+				c[id] = hits
+				continue
+			}
+			// Held as none until evaluated below, so that no other
+			// inventory adds it again.
+			c[id] = nil
+			missing[k] = append(missing[k], pkgRef{c, id})
 		}
 	}
 	if len(missing) == 0 {
-		return nil
+		return nil, nil
 	}
 	nameSet := map[store.AdvisoryName]bool{}
 	for k := range missing {
 		nameSet[nameOfKey(k)] = true
 	}
 	names := slices.SortedFunc(maps.Keys(nameSet), func(a, b store.AdvisoryName) int {
-		if a.Ecosystem != b.Ecosystem {
-			return cmp.Compare(a.Ecosystem, b.Ecosystem)
-		}
-		return cmp.Compare(a.Name, b.Name)
+		return cmp.Or(cmp.Compare(a.Ecosystem, b.Ecosystem), cmp.Compare(a.Name, b.Name))
 	})
 	stored, err := m.st.AdvisoriesNaming(ctx, names)
 	if err != nil {
-		return err
+		m.byPlatform = map[string]map[int64][]match.Hit{} // drop the placeholders
+		return nil, err
 	}
 	recs := make([]*osv.Record, 0, len(stored))
 	for _, a := range stored {
@@ -440,35 +683,17 @@ func (m *Matcher) evaluateMissing(ctx context.Context, hosts []store.MatchHost, 
 		recs = append(recs, r)
 	}
 	ix := match.NewIndex(recs)
-	for k := range missing {
+	out := make([]match.Key, 0, len(missing))
+	for k, refs := range missing {
 		hits, errs := ix.Evaluate(k)
 		for _, err := range errs {
 			m.log.Warn("evaluation error", "ecosystem", k.Ecosystem, "package", k.Name, "version", k.Version, "err", err)
 		}
 		m.keyHits[k] = hits
-		st.KeysEvaluated++
-	}
-	return nil
-}
-
-// want returns the findings of host h from the cached evaluations; with
-// scope, only those of advisories in it.
-func (m *Matcher) want(h store.MatchHost, scope map[string]bool) []store.WantFinding {
-	ids, keys := m.keysOf(h)
-	var out []store.WantFinding
-	for i, k := range keys {
-		for _, hit := range m.keyHits[k] {
-			if scope != nil && !scope[hit.Record.ID] {
-				continue
-			}
-			out = append(out, store.WantFinding{
-				Advisory: hit.Record.ID,
-				Package:  m.pkgs[ids[i]],
-				Matched:  k.Ecosystem + " " + k.Name + " " + k.Version,
-				Fixed:    hit.Fixed,
-				Why:      hit.Why,
-			})
+		for _, r := range refs {
+			r.c[r.id] = hits
 		}
+		out = append(out, k)
 	}
-	return out
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -643,43 +644,40 @@ func (s *Store) Advisories(ctx context.Context, f patchbay.AdvisoryFilter) ([]pa
 	if f.KEV {
 		where = append(where, "a.kev = 1")
 	}
-	hostCond := ""
+	if !f.All {
+		where = append(where, "ah.hosts > 0")
+	}
 	if f.HostID != 0 {
-		hostCond = " AND f.host_id = ?"
+		fs, err := s.Findings(ctx, patchbay.FindingFilter{HostID: f.HostID})
+		if err != nil {
+			return nil, err
+		}
+		ids := map[string]bool{}
+		for _, fd := range fs {
+			ids[fd.Advisory] = true
+		}
+		if len(ids) == 0 {
+			return []patchbay.Advisory{}, nil
+		}
+		list := slices.Sorted(maps.Keys(ids))
+		where = append(where, "a.id IN ("+placeholders(len(list))+")")
+		args = append(args, anys(list)...)
 	}
-	counts := `(SELECT COUNT(DISTINCT f.host_id) FROM findings f JOIN hosts h ON h.id = f.host_id
-			WHERE f.advisory_id = a.id AND f.status = 'open' AND h.retired_at IS NULL` + hostCond + `),
-		(SELECT COUNT(*) FROM findings f JOIN hosts h ON h.id = f.host_id
-			WHERE f.advisory_id = a.id AND f.status = 'open' AND f.fixed <> '' AND h.retired_at IS NULL` + hostCond + `)`
-	var q string
-	if f.All {
-		q = "SELECT " + advisoryColumns + ", " + counts + " FROM advisories a WHERE " + strings.Join(where, " AND ") + " ORDER BY a.id LIMIT ?"
-	} else {
-		q = "SELECT " + advisoryColumns + ", " + counts + " FROM advisories a WHERE " + strings.Join(where, " AND ") +
-			" AND a.id IN (SELECT f.advisory_id FROM findings f WHERE f.status = 'open'" + hostCond + ") ORDER BY a.id LIMIT ?"
-	}
-	var qargs []any
-	if f.HostID != 0 {
-		qargs = append(qargs, f.HostID, f.HostID)
-	}
-	qargs = append(qargs, args...)
-	if f.HostID != 0 && !f.All {
-		qargs = append(qargs, f.HostID)
-	}
-	qargs = append(qargs, f.Limit)
-	rows, err := s.query(ctx, q, qargs...)
+	args = append(args, f.Limit)
+	rows, err := s.queryUncached(ctx, "SELECT "+advisoryColumns+`, COALESCE(ah.hosts, 0), COALESCE(ah.fixable, 0)
+		FROM advisories a LEFT JOIN advisory_hosts ah ON ah.advisory_id = a.id WHERE `+strings.Join(where, " AND ")+" ORDER BY a.id LIMIT ?", args...)
 	if err != nil {
 		return nil, fmt.Errorf("list advisories: %w", err)
 	}
 	defer rows.Close()
 	out := []patchbay.Advisory{}
 	for rows.Next() {
-		var hosts, withFix int
-		a, err := scanAdvisory(rows, &hosts, &withFix)
+		var hosts, fixable int
+		a, err := scanAdvisory(rows, &hosts, &fixable)
 		if err != nil {
 			return nil, fmt.Errorf("list advisories: %w", classify(err))
 		}
-		a.HostsAffected, a.FixAvailable = hosts, withFix > 0
+		a.HostsAffected, a.FixAvailable = hosts, fixable != 0
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
@@ -766,7 +764,7 @@ func (s *Store) Advisory(ctx context.Context, id string) ([]AdvisoryDetail, erro
 	}
 	for i := range out {
 		out[i].Advisory = advs[i]
-		fs, err := s.Findings(ctx, patchbay.FindingFilter{Advisory: out[i].ID, Limit: 100000})
+		fs, err := s.Findings(ctx, patchbay.FindingFilter{Advisory: out[i].ID})
 		if err != nil {
 			return nil, err
 		}
@@ -788,23 +786,54 @@ func boolRank(b bool) int {
 	return 0
 }
 
-// HostsAffectedBy returns the ids of the hosts with an open finding of an
-// advisory linked to cve (or of the advisory with that id), sorted.
+// HostsAffectedBy returns the ids of the hosts in service with an open
+// finding of the advisory with that id or of an advisory linked to that
+// CVE, sorted.
 func (s *Store) HostsAffectedBy(ctx context.Context, id string) ([]int64, error) {
-	rows, err := s.query(ctx, `SELECT DISTINCT f.host_id FROM findings f JOIN hosts h ON h.id = f.host_id
-		WHERE f.status = 'open' AND h.retired_at IS NULL AND (f.advisory_id = ? OR f.advisory_id IN (SELECT advisory_id FROM advisory_cves WHERE cve = ?))
-		ORDER BY f.host_id`, id, id)
+	rows, err := s.query(ctx, `SELECT ah.pairs FROM advisory_hosts ah
+		WHERE ah.advisory_id = ? OR ah.advisory_id IN (SELECT advisory_id FROM advisory_cves WHERE cve = ?)`, id, id)
 	if err != nil {
 		return nil, fmt.Errorf("hosts affected by %s: %w", id, err)
 	}
-	defer rows.Close()
-	var out []int64
+	var hosts []int64
 	for rows.Next() {
-		var h int64
-		if err := rows.Scan(&h); err != nil {
+		var blob []byte
+		if err := rows.Scan(&blob); err != nil {
+			rows.Close()
 			return nil, classify(err)
 		}
-		out = append(out, h)
+		ps, err := decodePairs(blob)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("hosts affected by %s: %w", id, err)
+		}
+		for _, p := range ps {
+			if len(hosts) == 0 || hosts[len(hosts)-1] != p.Host() {
+				hosts = append(hosts, p.Host())
+			}
+		}
 	}
-	return out, classify(rows.Err())
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	slices.Sort(hosts)
+	hosts = slices.Compact(hosts)
+	if len(hosts) == 0 {
+		return []int64{}, nil
+	}
+	// Leave out hosts retired since the matcher's last pass.
+	var retired []int64
+	err = inChunks(ctx, s.readQuerier(), "SELECT id FROM hosts WHERE retired_at IS NOT NULL AND id IN (%s)", hosts, func(rows *sql.Rows) error {
+		var h int64
+		if err := rows.Scan(&h); err != nil {
+			return err
+		}
+		retired = append(retired, h)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hosts affected by %s: %w", id, err)
+	}
+	return slices.DeleteFunc(hosts, func(h int64) bool { _, gone := slices.BinarySearch(retired, h); return gone }), nil
 }

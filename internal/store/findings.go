@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -10,24 +11,67 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/match"
 )
+
+// A finding is host × package × advisory. The store keeps them per
+// advisory (advisory_hosts: the sorted (host, package) pairs it affects) and
+// derives a host's from its evaluated inventory joined with the matcher's
+// key_hits; finding_events records what changed after the first
+// evaluation. So a fleet-wide evaluation writes a row per advisory and per
+// evaluated key, and its size does not grow with hosts × findings.
+
+// Pair packs a host id and a package id, the unit of advisory_hosts.
+type Pair uint64
+
+// MakePair packs host and pkg (both below 2³²).
+func MakePair(host, pkg int64) Pair { return Pair(uint64(host)<<32 | uint64(pkg)) }
+
+// Host returns the pair's host id.
+func (p Pair) Host() int64 { return int64(p >> 32) }
+
+// Package returns the pair's package id.
+func (p Pair) Package() int64 { return int64(p & 0xffffffff) }
+
+func encodePairs(ps []Pair) []byte {
+	ids := make([]int64, len(ps))
+	for i, p := range ps {
+		ids[i] = int64(p)
+	}
+	return encodeIDs(ids)
+}
+
+func decodePairs(b []byte) ([]Pair, error) {
+	ids, err := decodeIDs(b)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Pair, len(ids))
+	for i, id := range ids {
+		out[i] = Pair(id)
+	}
+	return out, nil
+}
 
 // MatchHost is what the matcher needs of a host: its inventory, the facts
 // that pick advisories (OS and release, running kernel), and what its
 // findings were last computed from.
 type MatchHost struct {
 	ID                  int64
-	InventoryID         int64
+	InventoryID         int64 // 0 for a retired host
 	OSName, OSRelease   string
 	Kernel              string
+	Retired             bool
 	FindingsInventoryID int64  // 0 before the first evaluation
-	FindingsKey         string // the platform and kernel the findings reflect
+	FindingsKey         string // "PLATFORM|KERNEL" the findings reflect
 }
 
-// MatchHosts returns every host in service that has an inventory.
+// MatchHosts returns the hosts in service that have an inventory, and the
+// retired hosts that still have findings.
 func (s *Store) MatchHosts(ctx context.Context) ([]MatchHost, error) {
-	rows, err := s.query(ctx, `SELECT id, inventory_id, os_name, os_release, kernel, COALESCE(findings_inventory_id, 0), findings_key
-		FROM hosts WHERE retired_at IS NULL AND inventory_id IS NOT NULL ORDER BY id`)
+	rows, err := s.query(ctx, `SELECT id, COALESCE(inventory_id, 0), os_name, os_release, kernel, retired_at IS NOT NULL,
+		COALESCE(findings_inventory_id, 0), findings_key
+		FROM hosts WHERE (retired_at IS NULL AND inventory_id IS NOT NULL) OR findings_inventory_id IS NOT NULL ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("hosts to match: %w", err)
 	}
@@ -35,8 +79,11 @@ func (s *Store) MatchHosts(ctx context.Context) ([]MatchHost, error) {
 	var out []MatchHost
 	for rows.Next() {
 		var h MatchHost
-		if err := rows.Scan(&h.ID, &h.InventoryID, &h.OSName, &h.OSRelease, &h.Kernel, &h.FindingsInventoryID, &h.FindingsKey); err != nil {
+		if err := rows.Scan(&h.ID, &h.InventoryID, &h.OSName, &h.OSRelease, &h.Kernel, &h.Retired, &h.FindingsInventoryID, &h.FindingsKey); err != nil {
 			return nil, classify(err)
+		}
+		if h.Retired {
+			h.InventoryID = 0
 		}
 		out = append(out, h)
 	}
@@ -89,137 +136,187 @@ func (s *Store) MatcherSeq(ctx context.Context) (int64, error) {
 	return seq, nil
 }
 
-// WantFinding is a finding the matcher computed for a host.
-type WantFinding struct {
+// AdvisoryPairs returns the stored pairs of advisories; an advisory never
+// evaluated has no entry.
+func (s *Store) AdvisoryPairs(ctx context.Context, ids []string) (map[string]AdvisoryHosts, error) {
+	out := map[string]AdvisoryHosts{}
+	for chunk := range slices.Chunk(ids, 500) {
+		rows, err := s.queryUncached(ctx, "SELECT advisory_id, pairs, fixable FROM advisory_hosts WHERE advisory_id IN ("+placeholders(len(chunk))+")", anys(chunk)...)
+		if err != nil {
+			return nil, fmt.Errorf("read advisory hosts: %w", err)
+		}
+		for rows.Next() {
+			var a AdvisoryHosts
+			var blob []byte
+			var fixable int
+			if err := rows.Scan(&a.Advisory, &blob, &fixable); err != nil {
+				rows.Close()
+				return nil, classify(err)
+			}
+			if a.Pairs, err = decodePairs(blob); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("advisory %s hosts: %w", a.Advisory, err)
+			}
+			a.Fixable = fixable != 0
+			out[a.Advisory] = a
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, classify(err)
+		}
+	}
+	return out, nil
+}
+
+// WithdrawnAmong returns which of ids are withdrawn advisories.
+func (s *Store) WithdrawnAmong(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for chunk := range slices.Chunk(ids, 500) {
+		rows, err := s.queryUncached(ctx, "SELECT id FROM advisories WHERE withdrawn IS NOT NULL AND id IN ("+placeholders(len(chunk))+")", anys(chunk)...)
+		if err != nil {
+			return nil, fmt.Errorf("read advisories: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, classify(err)
+			}
+			out[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, classify(err)
+		}
+	}
+	return out, nil
+}
+
+// KeyHit is one stored evaluation: an advisory affecting a key.
+type KeyHit struct {
+	Key      match.Key
 	Advisory string
-	Package  patchbay.Package // for ecosystem go, SourceName is the binary's path
-	Matched  string
 	Fixed    []string
 	Why      []string
 }
 
-func (w WantFinding) key() findingKey {
-	loc := ""
-	if w.Package.Ecosystem == "go" {
-		loc = w.Package.SourceName
-	}
-	return findingKey{w.Advisory, w.Package.Ecosystem, w.Package.Name, w.Package.Arch, loc}
-}
-
-type findingKey struct{ advisory, ecosystem, pkg, arch, location string }
-
-// HostFindings is the matcher's answer for one host: every finding it has
-// (Scope nil), or every finding of the advisories in Scope.
-type HostFindings struct {
+// HostEvaluated records what a host's findings now reflect.
+type HostEvaluated struct {
 	HostID      int64
-	InventoryID int64  // what the findings reflect; stored when Scope is nil
-	Key         string // the platform and kernel; stored when Scope is nil
-	Scope       []string
-	Want        []WantFinding
+	InventoryID int64  // 0: the host has no findings any more (retired)
+	Key         string // "PLATFORM|KERNEL"
+	Baseline    bool   // its first evaluation: its findings are first seen now
 }
 
-// FindingChanges counts what ApplyFindings changed.
-type FindingChanges struct {
-	Opened, Reopened, Updated, Fixed, Withdrawn int
+// AdvisoryHosts is an advisory's new list of (host, package) pairs.
+type AdvisoryHosts struct {
+	Advisory string
+	Pairs    []Pair // sorted, unique
+	Fixable  bool
 }
 
-// Add adds o's counts to c.
-func (c *FindingChanges) Add(o FindingChanges) {
-	c.Opened += o.Opened
-	c.Reopened += o.Reopened
-	c.Updated += o.Updated
-	c.Fixed += o.Fixed
-	c.Withdrawn += o.Withdrawn
+// FindingEvent is a change of one finding, for the history.
+type FindingEvent struct {
+	HostID    int64                  `json:"host_id"`
+	Advisory  string                 `json:"advisory"`
+	PackageID int64                  `json:"-"`
+	At        time.Time              `json:"at"`
+	Status    patchbay.FindingStatus `json:"status"`
+	Installed string                 `json:"installed"`
 }
 
-type storedFinding struct {
-	id                        int64
-	status                    string
-	installed, matched, fixed string
-	why                       string
-	withdrawn                 bool
-	advisory, ecosystem, pkg  string
-	arch, location            string
+// MatchUpdate is one matcher pass, applied in one transaction: a server
+// killed during it leaves the findings as they were before.
+type MatchUpdate struct {
+	Hosts      []HostEvaluated
+	Advisories []AdvisoryHosts
+	Events     []FindingEvent
+	// Keys are the keys evaluated in this pass: their stored hits are
+	// replaced by Hits.
+	Keys []match.Key
+	Hits []KeyHit
+	// Changed are advisories changed since the last pass: their stale hits
+	// of keys not evaluated again are dropped.
+	Changed []string
+	Seq     int64 // when positive, the advisory seq now finished
 }
 
-// ApplyFindings brings the stored findings of a batch of hosts to what the
-// matcher computed, in one transaction: new findings open, findings no
-// longer computed are fixed (or withdrawn, when their advisory is), fixed
-// ones computed again reopen, and every status change is kept in the
-// history. When seq is positive, the matcher's progress is set to it in the
-// same transaction.
-func (s *Store) ApplyFindings(ctx context.Context, batch []HostFindings, seq int64) (FindingChanges, error) {
-	var ch FindingChanges
+// ApplyMatch stores a matcher pass.
+func (s *Store) ApplyMatch(ctx context.Context, u MatchUpdate) error {
 	now := micros(s.now())
 	err := s.inTx(ctx, func(tx *Tx) error {
-		ch = FindingChanges{}
-		existing, err := tx.storedFindings(ctx, batch)
-		if err != nil {
-			return err
-		}
-		var inserts, history [][]any
-		for _, hf := range batch {
-			have := existing[hf.HostID]
-			seen := make(map[findingKey]bool, len(hf.Want))
-			for _, w := range hf.Want {
-				k := w.key()
-				if seen[k] {
-					continue
-				}
-				seen[k] = true
-				fixed, why := strings.Join(w.Fixed, " "), strings.Join(w.Why, "\n")
-				old, ok := have[k]
-				switch {
-				case !ok:
-					inserts = append(inserts, []any{hf.HostID, w.Advisory, k.ecosystem, k.pkg, k.arch, k.location, w.Package.Version,
-						truncate(w.Matched, 500), truncate(fixed, 1000), truncate(why, 4000), string(patchbay.FindingOpen), now, now})
-					ch.Opened++
-				case old.status != string(patchbay.FindingOpen):
-					if _, err := tx.exec(ctx, `UPDATE findings SET status = 'open', fixed_at = NULL, installed = ?, matched = ?, fixed = ?, why = ?, changed_at = ?
-						WHERE id = ?`, w.Package.Version, truncate(w.Matched, 500), truncate(fixed, 1000), truncate(why, 4000), now, old.id); err != nil {
-						return fmt.Errorf("reopen finding %d: %w", old.id, err)
-					}
-					history = append(history, []any{old.id, now, string(patchbay.FindingOpen), w.Package.Version})
-					ch.Reopened++
-				case old.installed != w.Package.Version || old.matched != truncate(w.Matched, 500) || old.fixed != truncate(fixed, 1000) || old.why != truncate(why, 4000):
-					if _, err := tx.exec(ctx, "UPDATE findings SET installed = ?, matched = ?, fixed = ?, why = ?, changed_at = ? WHERE id = ?",
-						w.Package.Version, truncate(w.Matched, 500), truncate(fixed, 1000), truncate(why, 4000), now, old.id); err != nil {
-						return fmt.Errorf("update finding %d: %w", old.id, err)
-					}
-					ch.Updated++
-				}
-			}
-			for k, old := range have {
-				if seen[k] || old.status != string(patchbay.FindingOpen) {
-					continue
-				}
-				status := patchbay.FindingFixed
-				if old.withdrawn {
-					status = patchbay.FindingWithdrawn
-					ch.Withdrawn++
-				} else {
-					ch.Fixed++
-				}
-				if _, err := tx.exec(ctx, "UPDATE findings SET status = ?, fixed_at = ?, changed_at = ? WHERE id = ?", string(status), now, now, old.id); err != nil {
-					return fmt.Errorf("close finding %d: %w", old.id, err)
-				}
-				history = append(history, []any{old.id, now, string(status), old.installed})
-			}
-			if hf.Scope == nil {
-				if _, err := tx.exec(ctx, "UPDATE hosts SET findings_inventory_id = ?, findings_key = ? WHERE id = ?", hf.InventoryID, hf.Key, hf.HostID); err != nil {
-					return fmt.Errorf("mark host %d evaluated: %w", hf.HostID, err)
-				}
+		for chunk := range slices.Chunk(u.Changed, 500) {
+			if _, err := tx.tx.ExecContext(ctx, tx.s.rebind("DELETE FROM key_hits WHERE advisory_id IN ("+placeholders(len(chunk))+")"), anys(chunk)...); err != nil {
+				return fmt.Errorf("drop stale evaluations: %w", classify(err))
 			}
 		}
-		if err := tx.insertRows(ctx, "findings", []string{"host_id", "advisory_id", "ecosystem", "package", "arch", "location", "installed",
-			"matched", "fixed", "why", "status", "first_seen", "changed_at"}, inserts, ""); err != nil {
+		for _, k := range u.Keys {
+			if _, err := tx.exec(ctx, "DELETE FROM key_hits WHERE ecosystem = ? AND name = ? AND version = ?", k.Ecosystem, k.Name, k.Version); err != nil {
+				return fmt.Errorf("replace evaluation: %w", err)
+			}
+		}
+		var hitRows [][]any
+		for _, h := range u.Hits {
+			hitRows = append(hitRows, []any{h.Key.Ecosystem, h.Key.Name, h.Key.Version, h.Advisory,
+				truncate(strings.Join(h.Fixed, " "), 1000), truncate(strings.Join(h.Why, "\n"), 4000)})
+		}
+		if err := tx.insertRows(ctx, "key_hits", []string{"ecosystem", "name", "version", "advisory_id", "fixed", "why"}, hitRows,
+			"ON CONFLICT DO NOTHING"); err != nil {
 			return err
 		}
-		if err := tx.insertRows(ctx, "finding_history", []string{"finding_id", "at", "status", "installed"}, history, ""); err != nil {
+		var advRows [][]any
+		for _, a := range u.Advisories {
+			hosts := 0
+			for i, p := range a.Pairs {
+				if i == 0 || p.Host() != a.Pairs[i-1].Host() {
+					hosts++
+				}
+			}
+			advRows = append(advRows, []any{a.Advisory, encodePairs(a.Pairs), hosts, boolInt(a.Fixable), now})
+		}
+		if err := tx.insertRows(ctx, "advisory_hosts", []string{"advisory_id", "pairs", "hosts", "fixable", "since"}, advRows,
+			"ON CONFLICT (advisory_id) DO UPDATE SET pairs = excluded.pairs, hosts = excluded.hosts, fixable = excluded.fixable"); err != nil {
 			return err
 		}
-		if seq > 0 {
-			if _, err := tx.exec(ctx, "UPDATE matcher_state SET advisory_seq = ? WHERE id = 1 AND advisory_seq < ?", seq, seq); err != nil {
+		var evRows [][]any
+		for _, e := range u.Events {
+			evRows = append(evRows, []any{e.HostID, e.Advisory, e.PackageID, now, string(e.Status), e.Installed})
+		}
+		if err := tx.insertRows(ctx, "finding_events", []string{"host_id", "advisory_id", "package_id", "at", "status", "installed"}, evRows, ""); err != nil {
+			return err
+		}
+		var dropInv []int64
+		for _, h := range u.Hosts {
+			var old sql.NullInt64
+			if err := tx.queryRow(ctx, "SELECT findings_inventory_id FROM hosts WHERE id = ?", h.HostID).Scan(&old); err != nil {
+				return fmt.Errorf("host %d: %w", h.HostID, classify(err))
+			}
+			var inv any
+			if h.InventoryID != 0 {
+				inv = h.InventoryID
+			}
+			q := "UPDATE hosts SET findings_inventory_id = ?, findings_key = ? WHERE id = ?"
+			args := []any{inv, h.Key, h.HostID}
+			if h.Baseline {
+				q = "UPDATE hosts SET findings_inventory_id = ?, findings_key = ?, findings_since = ? WHERE id = ?"
+				args = []any{inv, h.Key, now, h.HostID}
+			}
+			if _, err := tx.exec(ctx, q, args...); err != nil {
+				return fmt.Errorf("mark host %d evaluated: %w", h.HostID, err)
+			}
+			if old.Valid && old.Int64 != h.InventoryID {
+				dropInv = append(dropInv, old.Int64)
+			}
+		}
+		// An inventory kept only because findings referred to it goes now.
+		for _, id := range dropInv {
+			if _, err := tx.exec(ctx, `DELETE FROM inventories WHERE id = ? AND NOT EXISTS (SELECT 1 FROM hosts WHERE inventory_id = ? OR findings_inventory_id = ?)`,
+				id, id, id); err != nil {
+				return fmt.Errorf("drop inventory %d: %w", id, err)
+			}
+		}
+		if u.Seq > 0 {
+			if _, err := tx.exec(ctx, "UPDATE matcher_state SET advisory_seq = ? WHERE id = 1 AND advisory_seq < ?", u.Seq, u.Seq); err != nil {
 				return fmt.Errorf("matcher progress: %w", err)
 			}
 		}
@@ -227,108 +324,99 @@ func (s *Store) ApplyFindings(ctx context.Context, batch []HostFindings, seq int
 		return nil
 	})
 	if err != nil {
-		return FindingChanges{}, fmt.Errorf("apply findings: %w", err)
+		return fmt.Errorf("apply findings: %w", err)
 	}
-	return ch, nil
+	return nil
 }
 
-// SetMatcherSeq records the matcher's progress when it had no findings to
-// change.
-func (s *Store) SetMatcherSeq(ctx context.Context, seq int64) error {
-	return s.inTx(ctx, func(tx *Tx) error {
-		_, err := tx.exec(ctx, "UPDATE matcher_state SET advisory_seq = ? WHERE id = 1 AND advisory_seq < ?", seq, seq)
-		return err
-	})
+// findingHost is what reading findings needs of a host.
+type findingHost struct {
+	id       int64
+	hostname string
+	platform match.Platform
+	kernel   string
+	inv      int64
+	since    int64
+	retired  bool
 }
 
-// storedFindings reads the findings of the batch's hosts, within its
-// scopes, keyed by host.
-func (t *Tx) storedFindings(ctx context.Context, batch []HostFindings) (map[int64]map[findingKey]storedFinding, error) {
-	out := map[int64]map[findingKey]storedFinding{}
-	// Hosts evaluated whole are read together; scoped ones by scope.
-	var whole []int64
-	byScope := map[string][]int64{}
-	scopes := map[string][]string{}
-	for _, hf := range batch {
-		out[hf.HostID] = map[findingKey]storedFinding{}
-		if hf.Scope == nil {
-			whole = append(whole, hf.HostID)
-			continue
+func (s *Store) findingHosts(ctx context.Context, ids []int64) (map[int64]findingHost, error) {
+	out := map[int64]findingHost{}
+	err := inChunks(ctx, s.readQuerier(), `SELECT id, hostname, findings_key, COALESCE(findings_inventory_id, 0), COALESCE(findings_since, 0),
+		retired_at IS NOT NULL FROM hosts WHERE id IN (%s)`, ids, func(rows *sql.Rows) error {
+		var h findingHost
+		var key string
+		if err := rows.Scan(&h.id, &h.hostname, &key, &h.inv, &h.since, &h.retired); err != nil {
+			return err
 		}
-		k := strings.Join(hf.Scope, "\x00")
-		byScope[k] = append(byScope[k], hf.HostID)
-		scopes[k] = hf.Scope
+		h.platform, h.kernel = ParseFindingsKey(key)
+		out[h.id] = h
+		return nil
+	})
+	return out, err
+}
+
+// FindingsKey is what, beside the inventory, decides a host's findings.
+func FindingsKey(p match.Platform, kernel string) string {
+	if p.Name == "" {
+		return "|" + kernel
 	}
-	read := func(hosts []int64, scope []string) error {
-		for chunk := range slices.Chunk(hosts, 400) {
-			args := anys(chunk)
-			q := `SELECT f.id, f.host_id, f.status, f.installed, f.matched, f.fixed, f.why, a.withdrawn IS NOT NULL,
-				f.advisory_id, f.ecosystem, f.package, f.arch, f.location
-				FROM findings f LEFT JOIN advisories a ON a.id = f.advisory_id WHERE f.host_id IN (` + placeholders(len(chunk)) + ")"
-			if scope != nil {
-				q += " AND f.advisory_id IN (" + placeholders(len(scope)) + ")"
-				args = append(args, anys(scope)...)
+	return p.String() + "|" + kernel
+}
+
+// ParseFindingsKey takes a FindingsKey apart.
+func ParseFindingsKey(k string) (match.Platform, string) {
+	plat, kernel, _ := strings.Cut(k, "|")
+	name, release, _ := strings.Cut(plat, ":")
+	return match.Platform{Name: name, Release: release}, kernel
+}
+
+// keyHits reads the stored hits of keys, by key.
+func (s *Store) keyHits(ctx context.Context, keys []match.Key, advisory string) (map[match.Key][]KeyHit, error) {
+	byEco := map[string][]string{}
+	want := map[match.Key]bool{}
+	for _, k := range keys {
+		if !want[k] {
+			want[k] = true
+			byEco[k.Ecosystem] = append(byEco[k.Ecosystem], k.Name)
+		}
+	}
+	out := map[match.Key][]KeyHit{}
+	for eco, names := range byEco {
+		slices.Sort(names)
+		names = slices.Compact(names)
+		for chunk := range slices.Chunk(names, 500) {
+			q := "SELECT name, version, advisory_id, fixed, why FROM key_hits WHERE ecosystem = ? AND name IN (" + placeholders(len(chunk)) + ")"
+			args := append([]any{eco}, anys(chunk)...)
+			if advisory != "" {
+				q += " AND advisory_id = ?"
+				args = append(args, advisory)
 			}
-			rows, err := t.tx.QueryContext(ctx, t.s.rebind(q), args...)
+			rows, err := s.queryUncached(ctx, q, args...)
 			if err != nil {
-				return fmt.Errorf("read findings: %w", classify(err))
+				return nil, fmt.Errorf("read evaluations: %w", err)
 			}
 			for rows.Next() {
-				var f storedFinding
-				var host int64
-				if err := rows.Scan(&f.id, &host, &f.status, &f.installed, &f.matched, &f.fixed, &f.why, &f.withdrawn,
-					&f.advisory, &f.ecosystem, &f.pkg, &f.arch, &f.location); err != nil {
+				var h KeyHit
+				var fixed, why string
+				h.Key.Ecosystem = eco
+				if err := rows.Scan(&h.Key.Name, &h.Key.Version, &h.Advisory, &fixed, &why); err != nil {
 					rows.Close()
-					return classify(err)
+					return nil, classify(err)
 				}
-				out[host][findingKey{f.advisory, f.ecosystem, f.pkg, f.arch, f.location}] = f
+				if !want[h.Key] {
+					continue
+				}
+				h.Fixed, h.Why = splitNonEmpty(fixed, " "), splitNonEmpty(why, "\n")
+				out[h.Key] = append(out[h.Key], h)
 			}
 			rows.Close()
 			if err := rows.Err(); err != nil {
-				return classify(err)
-			}
-		}
-		return nil
-	}
-	if err := read(whole, nil); err != nil {
-		return nil, err
-	}
-	for k, hosts := range byScope {
-		for scope := range slices.Chunk(scopes[k], 500) {
-			if err := read(hosts, scope); err != nil {
-				return nil, err
+				return nil, classify(err)
 			}
 		}
 	}
 	return out, nil
-}
-
-// findingColumns are the columns scanFinding reads.
-const findingColumns = `f.id, f.host_id, h.hostname, f.advisory_id, f.ecosystem, f.package, f.arch, f.location, f.installed,
-	f.matched, f.fixed, f.why, f.status, f.first_seen, f.fixed_at, COALESCE(a.severity, 'unknown'), COALESCE(a.kev, 0), a.epss`
-
-func scanFinding(sc interface{ Scan(...any) error }) (patchbay.Finding, error) {
-	var f patchbay.Finding
-	var loc, fixed, why, status string
-	var first int64
-	var fixedAt sql.NullInt64
-	var kev int
-	var epss sql.NullFloat64
-	if err := sc.Scan(&f.ID, &f.HostID, &f.Hostname, &f.Advisory, &f.Package.Ecosystem, &f.Package.Name, &f.Package.Arch, &loc,
-		&f.Package.Version, &f.Matched, &fixed, &why, &status, &first, &fixedAt, &f.Severity, &kev, &epss); err != nil {
-		return f, err
-	}
-	if loc != "" {
-		f.Package.SourceName = loc
-	}
-	f.Fixed, f.Why = splitNonEmpty(fixed, " "), splitNonEmpty(why, "\n")
-	f.Status = patchbay.FindingStatus(status)
-	f.FirstSeen, f.FixedAt = fromMicros(first), optTime(fixedAt)
-	f.KEV = kev != 0
-	if epss.Valid {
-		f.EPSS = &epss.Float64
-	}
-	return f, nil
 }
 
 func splitNonEmpty(s, sep string) []string {
@@ -338,68 +426,258 @@ func splitNonEmpty(s, sep string) []string {
 	return strings.Split(s, sep)
 }
 
-// Findings lists findings by id, open ones unless the filter names
-// statuses, of hosts in service.
-func (s *Store) Findings(ctx context.Context, f patchbay.FindingFilter) ([]patchbay.Finding, error) {
-	where := []string{"f.id > ?", "h.retired_at IS NULL"}
-	args := []any{f.Cursor}
-	statuses := f.Status
-	if len(statuses) == 0 {
-		statuses = []patchbay.FindingStatus{patchbay.FindingOpen}
+// advisoryInfo is what findings show of their advisory.
+type advisoryInfo struct {
+	severity string
+	kev      bool
+	epss     *float64
+	since    int64
+}
+
+func (s *Store) advisoryInfo(ctx context.Context, ids []string) (map[string]advisoryInfo, error) {
+	out := map[string]advisoryInfo{}
+	for chunk := range slices.Chunk(ids, 500) {
+		rows, err := s.queryUncached(ctx, `SELECT a.id, a.severity, a.kev, a.epss, COALESCE(ah.since, 0) FROM advisories a
+			LEFT JOIN advisory_hosts ah ON ah.advisory_id = a.id WHERE a.id IN (`+placeholders(len(chunk))+")", anys(chunk)...)
+		if err != nil {
+			return nil, fmt.Errorf("read advisories: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var in advisoryInfo
+			var kev int
+			var epss sql.NullFloat64
+			if err := rows.Scan(&id, &in.severity, &kev, &epss, &in.since); err != nil {
+				rows.Close()
+				return nil, classify(err)
+			}
+			in.kev = kev != 0
+			if epss.Valid {
+				in.epss = &epss.Float64
+			}
+			out[id] = in
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, classify(err)
+		}
 	}
-	where = append(where, "f.status IN ("+placeholders(len(statuses))+")")
-	args = append(args, anys(statuses)...)
-	if f.HostID != 0 {
-		where = append(where, "f.host_id = ?")
-		args = append(args, f.HostID)
+	return out, nil
+}
+
+// lastEvents returns the newest event of each (advisory, package) of host,
+// or of each (host, package) of advisory.
+func (s *Store) lastEvents(ctx context.Context, host int64, advisory string) (map[[3]string]FindingEvent, error) {
+	q := "SELECT host_id, advisory_id, package_id, at, status, installed FROM finding_events WHERE "
+	var args []any
+	if host != 0 {
+		q += "host_id = ?"
+		args = append(args, host)
+	} else {
+		q += "advisory_id = ?"
+		args = append(args, advisory)
 	}
-	if f.Advisory != "" {
-		where = append(where, "f.advisory_id = ?")
-		args = append(args, f.Advisory)
-	}
-	args = append(args, f.Limit)
-	rows, err := s.query(ctx, "SELECT "+findingColumns+` FROM findings f JOIN hosts h ON h.id = f.host_id
-		LEFT JOIN advisories a ON a.id = f.advisory_id WHERE `+strings.Join(where, " AND ")+" ORDER BY f.id LIMIT ?", args...)
+	rows, err := s.query(ctx, q+" ORDER BY at", args...)
 	if err != nil {
-		return nil, fmt.Errorf("list findings: %w", err)
+		return nil, fmt.Errorf("read finding history: %w", err)
 	}
 	defer rows.Close()
-	out := []patchbay.Finding{}
+	out := map[[3]string]FindingEvent{}
 	for rows.Next() {
-		fd, err := scanFinding(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list findings: %w", classify(err))
+		var e FindingEvent
+		var at int64
+		var status string
+		if err := rows.Scan(&e.HostID, &e.Advisory, &e.PackageID, &at, &status, &e.Installed); err != nil {
+			return nil, classify(err)
 		}
-		out = append(out, fd)
+		e.At, e.Status = fromMicros(at), patchbay.FindingStatus(status)
+		out[eventKey(e.HostID, e.Advisory, e.PackageID)] = e
 	}
 	return out, classify(rows.Err())
 }
 
-// FindingHistory returns the status changes of a finding after it opened.
-func (s *Store) FindingHistory(ctx context.Context, id int64) ([]FindingEvent, error) {
-	rows, err := s.query(ctx, "SELECT at, status, installed FROM finding_history WHERE finding_id = ? ORDER BY at", id)
+func eventKey(host int64, advisory string, pkg int64) [3]string {
+	return [3]string{idString(host), advisory, idString(pkg)}
+}
+
+// Findings lists findings of one host or one advisory (one of the two is
+// required): open ones unless the filter names statuses; fixed and
+// withdrawn ones come from the history. Sorted by host, package, advisory.
+func (s *Store) Findings(ctx context.Context, f patchbay.FindingFilter) ([]patchbay.Finding, error) {
+	if f.HostID == 0 && f.Advisory == "" {
+		return nil, patchbay.FieldError(patchbay.EInvalid, "host", "name a host or an advisory")
+	}
+	statuses := f.Status
+	if len(statuses) == 0 {
+		statuses = []patchbay.FindingStatus{patchbay.FindingOpen}
+	}
+	type item struct {
+		host     int64
+		pkg      int64
+		advisory string
+		hit      *KeyHit
+		ev       *FindingEvent
+	}
+	var items []item
+	events, err := s.lastEvents(ctx, f.HostID, f.Advisory)
 	if err != nil {
-		return nil, fmt.Errorf("finding %d history: %w", id, err)
+		return nil, err
+	}
+	var hostIDs, pkgIDs []int64
+	var hosts map[int64]findingHost
+	open := map[[3]string]bool{}
+	if slices.Contains(statuses, patchbay.FindingOpen) {
+		var pairs []Pair
+		if f.HostID != 0 {
+			if hosts, err = s.findingHosts(ctx, []int64{f.HostID}); err != nil {
+				return nil, err
+			}
+			h, ok := hosts[f.HostID]
+			if !ok {
+				return nil, patchbay.Errorf(patchbay.ENotFound, "no host %d", f.HostID)
+			}
+			if h.inv != 0 && !h.retired {
+				ids, err := s.InventoryPackageIDs(ctx, h.inv)
+				if err != nil {
+					return nil, err
+				}
+				for _, id := range ids {
+					pairs = append(pairs, MakePair(h.id, id))
+				}
+			}
+		} else {
+			m, err := s.AdvisoryPairs(ctx, []string{f.Advisory})
+			if err != nil {
+				return nil, err
+			}
+			pairs = m[f.Advisory].Pairs
+		}
+		for _, p := range pairs {
+			hostIDs, pkgIDs = append(hostIDs, p.Host()), append(pkgIDs, p.Package())
+		}
+		slices.Sort(hostIDs)
+		hostIDs = slices.Compact(hostIDs)
+		if hosts, err = s.findingHosts(ctx, hostIDs); err != nil {
+			return nil, err
+		}
+		pkgs, err := s.PackagesByID(ctx, pkgIDs)
+		if err != nil {
+			return nil, err
+		}
+		// The evaluations of each pair's key, then the pairs they hit.
+		pkgNames := make([]patchbay.Package, len(pairs))
+		keys := make([]match.Key, 0, len(pairs))
+		kernelSkip := map[int64]map[int]bool{}
+		if f.HostID != 0 {
+			h := hosts[f.HostID]
+			for i, p := range pairs {
+				pkgNames[i] = pkgs[p.Package()]
+			}
+			kernelSkip[f.HostID] = match.KernelsNotRunning(pkgNames, h.kernel)
+		}
+		pairKeys := make([]match.Key, len(pairs))
+		for i, p := range pairs {
+			h := hosts[p.Host()]
+			if h.retired || kernelSkip[p.Host()][i] {
+				continue
+			}
+			if k, ok := match.KeyOf(h.platform, pkgs[p.Package()]); ok {
+				pairKeys[i] = k
+				keys = append(keys, k)
+			}
+		}
+		hits, err := s.keyHits(ctx, keys, f.Advisory)
+		if err != nil {
+			return nil, err
+		}
+		for i, p := range pairs {
+			for j := range hits[pairKeys[i]] {
+				h := &hits[pairKeys[i]][j]
+				items = append(items, item{host: p.Host(), pkg: p.Package(), advisory: h.Advisory, hit: h})
+				open[eventKey(p.Host(), h.Advisory, p.Package())] = true
+			}
+		}
+	}
+	for _, e := range events {
+		if e.Status == patchbay.FindingOpen || !slices.Contains(statuses, e.Status) || open[eventKey(e.HostID, e.Advisory, e.PackageID)] {
+			continue
+		}
+		e := e
+		items = append(items, item{host: e.HostID, pkg: e.PackageID, advisory: e.Advisory, ev: &e})
+	}
+	// What the listing shows of hosts, packages and advisories.
+	hostIDs, pkgIDs = hostIDs[:0], pkgIDs[:0]
+	var advIDs []string
+	for _, it := range items {
+		hostIDs, pkgIDs, advIDs = append(hostIDs, it.host), append(pkgIDs, it.pkg), append(advIDs, it.advisory)
+	}
+	slices.Sort(advIDs)
+	advIDs = slices.Compact(advIDs)
+	if hosts, err = s.findingHosts(ctx, hostIDs); err != nil {
+		return nil, err
+	}
+	pkgs, err := s.PackagesByID(ctx, pkgIDs)
+	if err != nil {
+		return nil, err
+	}
+	infos, err := s.advisoryInfo(ctx, advIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := []patchbay.Finding{}
+	for _, it := range items {
+		h, in := hosts[it.host], infos[it.advisory]
+		if h.retired {
+			continue
+		}
+		fd := patchbay.Finding{HostID: it.host, Hostname: h.hostname, Advisory: it.advisory, Package: pkgs[it.pkg],
+			Severity: in.severity, KEV: in.kev, EPSS: in.epss, Fixed: []string{}, Why: []string{}}
+		if it.hit != nil {
+			fd.Status = patchbay.FindingOpen
+			fd.Matched = it.hit.Key.Ecosystem + " " + it.hit.Key.Name + " " + it.hit.Key.Version
+			fd.Fixed, fd.Why = it.hit.Fixed, it.hit.Why
+			first := max(h.since, in.since)
+			if e, ok := events[eventKey(it.host, it.advisory, it.pkg)]; ok && e.Status == patchbay.FindingOpen {
+				first = micros(e.At)
+			}
+			fd.FirstSeen = fromMicros(first)
+		} else {
+			fd.Status = it.ev.Status
+			fd.Package.Version = it.ev.Installed
+			at := it.ev.At
+			fd.FixedAt = &at
+		}
+		out = append(out, fd)
+	}
+	slices.SortFunc(out, func(a, b patchbay.Finding) int {
+		return cmp.Or(cmp.Compare(a.HostID, b.HostID), cmp.Compare(a.Package.Name, b.Package.Name), cmp.Compare(a.Package.Arch, b.Package.Arch),
+			cmp.Compare(a.Package.SourceName, b.Package.SourceName), cmp.Compare(a.Advisory, b.Advisory))
+	})
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}
+
+// FindingHistory returns the changes of a host's findings, oldest first.
+func (s *Store) FindingHistory(ctx context.Context, host int64) ([]FindingEvent, error) {
+	rows, err := s.query(ctx, "SELECT host_id, advisory_id, package_id, at, status, installed FROM finding_events WHERE host_id = ? ORDER BY at", host)
+	if err != nil {
+		return nil, fmt.Errorf("finding history of host %d: %w", host, err)
 	}
 	defer rows.Close()
 	out := []FindingEvent{}
 	for rows.Next() {
 		var e FindingEvent
 		var at int64
-		if err := rows.Scan(&at, &e.Status, &e.Installed); err != nil {
+		var status string
+		if err := rows.Scan(&e.HostID, &e.Advisory, &e.PackageID, &at, &status, &e.Installed); err != nil {
 			return nil, classify(err)
 		}
-		e.At = fromMicros(at)
+		e.At, e.Status = fromMicros(at), patchbay.FindingStatus(status)
 		out = append(out, e)
 	}
 	return out, classify(rows.Err())
-}
-
-// FindingEvent is one status change of a finding.
-type FindingEvent struct {
-	At        time.Time              `json:"at"`
-	Status    patchbay.FindingStatus `json:"status"`
-	Installed string                 `json:"installed"`
 }
 
 // TakeLease takes or renews the named lease for holder until now+ttl; it

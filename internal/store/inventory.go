@@ -159,8 +159,10 @@ func (t *Tx) attachInventory(ctx context.Context, hostID, invID int64, reported 
 		return fmt.Errorf("attach inventory to host %d: %w", hostID, err)
 	}
 	if old.Valid && old.Int64 != invID {
-		if _, err := t.exec(ctx, "DELETE FROM inventories WHERE id = ? AND NOT EXISTS (SELECT 1 FROM hosts WHERE inventory_id = ?)",
-			old.Int64, old.Int64); err != nil {
+		// The matcher still needs an inventory its findings reflect, to
+		// tell what changed; it drops it once it has moved on.
+		if _, err := t.exec(ctx, "DELETE FROM inventories WHERE id = ? AND NOT EXISTS (SELECT 1 FROM hosts WHERE inventory_id = ? OR findings_inventory_id = ?)",
+			old.Int64, old.Int64, old.Int64); err != nil {
 			return fmt.Errorf("drop unused inventory %d: %w", old.Int64, err)
 		}
 	}

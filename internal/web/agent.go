@@ -138,9 +138,14 @@ func (s *Server) handleInventory() http.Handler {
 			return
 		}
 		s.metrics.inventories.Inc()
-		if s.onInventory != nil {
-			s.onInventory()
-		}
+		s.inventoryChanged()
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// inventoryChanged tells the matcher that a host's findings may change.
+func (s *Server) inventoryChanged() {
+	if s.onInventory != nil {
+		s.onInventory()
+	}
 }

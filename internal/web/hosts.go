@@ -144,6 +144,7 @@ func (s *Server) handleHostRetire() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
+		s.inventoryChanged() // a retired host's findings go
 		writeJSON(w, http.StatusOK, h)
 	})
 }
@@ -169,6 +170,7 @@ func (s *Server) handleHostResolveDuplicate() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
+		s.inventoryChanged()
 		writeJSON(w, http.StatusOK, h)
 	})
 }

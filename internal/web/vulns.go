@@ -105,14 +105,11 @@ func (s *Server) handleFindingsList() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, err := func() (patchbay.FindingFilter, error) {
 			var f patchbay.FindingFilter
-			if err := checkQuery(r, "host", "advisory", "status", "cursor", "limit"); err != nil {
+			if err := checkQuery(r, "host", "advisory", "status", "limit"); err != nil {
 				return f, err
 			}
 			var err error
 			if f.HostID, err = queryInt(r, "host", 0, 1, 1<<62); err != nil {
-				return f, err
-			}
-			if f.Cursor, err = queryInt(r, "cursor", 0, 0, 1<<62); err != nil {
 				return f, err
 			}
 			f.Advisory = r.URL.Query().Get("advisory")
@@ -129,7 +126,10 @@ func (s *Server) handleFindingsList() http.Handler {
 					}
 				}
 			}
-			limit, err := queryInt(r, "limit", 100, 1, 1000)
+			if f.HostID == 0 && f.Advisory == "" {
+				return f, patchbay.FieldError(patchbay.EInvalid, "host", "name a host (host=ID) or an advisory (advisory=ID)")
+			}
+			limit, err := queryInt(r, "limit", 100000, 1, 1000000)
 			f.Limit = int(limit)
 			return f, err
 		}()
@@ -142,11 +142,7 @@ func (s *Server) handleFindingsList() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		out := apiv1.List[patchbay.Finding]{Items: fs}
-		if len(fs) == f.Limit {
-			out.NextCursor = strconv.FormatInt(fs[len(fs)-1].ID, 10)
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, apiv1.List[patchbay.Finding]{Items: fs})
 	})
 }
 

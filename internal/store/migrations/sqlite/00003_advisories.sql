@@ -94,42 +94,55 @@ CREATE TABLE feed_sources (
     last_summary   TEXT NOT NULL DEFAULT ''
 );
 
--- Findings: host × package × advisory. location tells apart the same Go
--- module in two binaries (the binary's path); it is '' for system packages.
-CREATE TABLE findings (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    host_id     INTEGER NOT NULL REFERENCES hosts(id),
-    advisory_id TEXT NOT NULL,
+-- Findings are host × package × advisory, kept per advisory: pairs holds
+-- the sorted (host id, package id) pairs it affects, delta- and
+-- varint-encoded, so an advisory's hosts are one row and a full evaluation
+-- writes one row per advisory, not one per finding. A host's findings are
+-- its evaluated inventory's packages joined with key_hits. since is when
+-- the matcher first evaluated the advisory: the first-seen time of its
+-- findings that have no event of their own.
+CREATE TABLE advisory_hosts (
+    advisory_id TEXT PRIMARY KEY,
+    pairs       BLOB NOT NULL,
+    hosts       INTEGER NOT NULL,      -- distinct hosts in pairs
+    fixable     INTEGER NOT NULL,      -- 1 when a fixed version is known for one of them
+    since       INTEGER NOT NULL
+);
+CREATE INDEX advisory_hosts_hosts ON advisory_hosts(hosts);
+
+-- The matcher's evaluations: which advisories affect a key (the ecosystem
+-- release, the name advisories use, the version compared), with the fix
+-- and the explanation.
+CREATE TABLE key_hits (
     ecosystem   TEXT NOT NULL,
-    package     TEXT NOT NULL,
-    arch        TEXT NOT NULL,
-    location    TEXT NOT NULL,
-    installed   TEXT NOT NULL,
-    matched     TEXT NOT NULL,      -- "Debian:12 openssl 3.0.11-1~deb12u2": ecosystem, name and version compared
+    name        TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    advisory_id TEXT NOT NULL,
     fixed       TEXT NOT NULL,      -- versions that fix it, space-separated; '' when none is known
     why         TEXT NOT NULL,      -- one line per range that holds the version
-    status      TEXT NOT NULL,      -- open, fixed, withdrawn
-    first_seen  INTEGER NOT NULL,
-    fixed_at    INTEGER,
-    changed_at  INTEGER NOT NULL,
-    UNIQUE (host_id, advisory_id, ecosystem, package, arch, location)
+    PRIMARY KEY (ecosystem, name, version, advisory_id)
 );
-CREATE INDEX findings_advisory ON findings(advisory_id, status, host_id);
-CREATE INDEX findings_host ON findings(host_id, status);
+CREATE INDEX key_hits_advisory ON key_hits(advisory_id);
 
--- Every status change of a finding after it opened.
-CREATE TABLE finding_history (
-    finding_id INTEGER NOT NULL REFERENCES findings(id),
-    at         INTEGER NOT NULL,
-    status     TEXT NOT NULL,
-    installed  TEXT NOT NULL
+-- Every change of a finding after its host's and its advisory's first
+-- evaluation: opened, fixed, withdrawn.
+CREATE TABLE finding_events (
+    host_id     INTEGER NOT NULL,
+    advisory_id TEXT NOT NULL,
+    package_id  INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    installed   TEXT NOT NULL
 );
-CREATE INDEX finding_history_finding ON finding_history(finding_id, at);
+CREATE INDEX finding_events_host ON finding_events(host_id, advisory_id, package_id, at);
+CREATE INDEX finding_events_advisory ON finding_events(advisory_id, at);
 
--- What the matcher last evaluated for each host: the inventory and
--- platform its findings reflect.
+-- What the matcher last evaluated for each host: the inventory and the
+-- platform and kernel its findings reflect, and since when (the first-seen
+-- time of the findings it had then).
 ALTER TABLE hosts ADD COLUMN findings_inventory_id INTEGER;
 ALTER TABLE hosts ADD COLUMN findings_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE hosts ADD COLUMN findings_since INTEGER;
 
 -- The matcher's progress through advisory changes, and the lease that lets
 -- one server at a time run it.
@@ -148,10 +161,12 @@ CREATE TABLE leases (
 -- +goose Down
 DROP TABLE leases;
 DROP TABLE matcher_state;
+ALTER TABLE hosts DROP COLUMN findings_since;
 ALTER TABLE hosts DROP COLUMN findings_key;
 ALTER TABLE hosts DROP COLUMN findings_inventory_id;
-DROP TABLE finding_history;
-DROP TABLE findings;
+DROP TABLE finding_events;
+DROP TABLE key_hits;
+DROP TABLE advisory_hosts;
 DROP TABLE feed_sources;
 DROP TABLE feed_imports;
 DROP TABLE epss;
