@@ -241,18 +241,42 @@ func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 	st.KeysEvaluated = len(evaluated)
 
 	// New pairs of changed advisories, from every host they may affect.
+	// The loops below run once per finding of the fleet, so they look
+	// advisories up by record pointer, not by id.
+	chg := map[*osv.Record]bool{}
+	isChanged := func(r *osv.Record) bool {
+		v, ok := chg[r]
+		if !ok {
+			v = changed[r.ID]
+			chg[r] = v
+		}
+		return v
+	}
+	type slot struct {
+		pairs   []store.Pair
+		fixable bool
+	}
+	slots := map[*osv.Record]*slot{}
+	for _, h := range fresh {
+		m.eachOf(currentState(h), only, func(rec *osv.Record, pkg int64, hit *match.Hit) {
+			if isChanged(rec) {
+				sl := slots[rec]
+				if sl == nil {
+					sl = &slot{}
+					slots[rec] = sl
+				}
+				sl.pairs = append(sl.pairs, store.MakePair(h.ID, pkg))
+				sl.fixable = sl.fixable || len(hit.Fixed) > 0
+			}
+		})
+	}
 	bucket := map[string][]store.Pair{}
 	fixable := map[string]bool{}
 	for _, id := range changedIDs {
 		bucket[id] = nil
 	}
-	for _, h := range fresh {
-		m.eachOf(currentState(h), only, func(adv string, pkg int64, hit *match.Hit) {
-			if changed[adv] {
-				bucket[adv] = append(bucket[adv], store.MakePair(h.ID, pkg))
-				fixable[adv] = fixable[adv] || len(hit.Fixed) > 0
-			}
-		})
+	for rec, sl := range slots {
+		bucket[rec.ID], fixable[rec.ID] = sl.pairs, sl.fixable
 	}
 	// Unchanged advisories touched by hosts that changed.
 	isDirty := map[int64]bool{}
@@ -260,15 +284,15 @@ func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 	touched := map[string]bool{}
 	for _, h := range dirty {
 		isDirty[h.ID] = true
-		m.each(state{h.FindingsInventoryID, h.FindingsKey}, func(adv string, pkg int64, hit *match.Hit) {
-			if !changed[adv] {
-				touched[adv] = true
+		m.each(state{h.FindingsInventoryID, h.FindingsKey}, func(rec *osv.Record, pkg int64, hit *match.Hit) {
+			if !isChanged(rec) {
+				touched[rec.ID] = true
 			}
 		})
-		m.each(currentState(h), func(adv string, pkg int64, hit *match.Hit) {
-			if !changed[adv] {
-				touched[adv] = true
-				newOf[h.ID] = append(newOf[h.ID], wantPair{adv, pkg, len(hit.Fixed) > 0})
+		m.each(currentState(h), func(rec *osv.Record, pkg int64, hit *match.Hit) {
+			if !isChanged(rec) {
+				touched[rec.ID] = true
+				newOf[h.ID] = append(newOf[h.ID], wantPair{rec.ID, pkg, len(hit.Fixed) > 0})
 			}
 		})
 	}
@@ -511,13 +535,13 @@ func (m *Matcher) inventoriesNaming(names []store.AdvisoryName) map[int64]bool {
 // each calls fn with every (advisory, package, hit) of a state, from the
 // cached evaluations (evaluateMissing has evaluated its keys), leaving out
 // kernels installed but not running.
-func (m *Matcher) each(st state, fn func(adv string, pkg int64, hit *match.Hit)) {
+func (m *Matcher) each(st state, fn func(rec *osv.Record, pkg int64, hit *match.Hit)) {
 	m.eachOf(st, nil, fn)
 }
 
 // eachOf is each over the packages of only (sorted ids) that the state's
 // inventory holds; nil means all of them.
-func (m *Matcher) eachOf(st state, only []int64, fn func(adv string, pkg int64, hit *match.Hit)) {
+func (m *Matcher) eachOf(st state, only []int64, fn func(rec *osv.Record, pkg int64, hit *match.Hit)) {
 	if st.inv == 0 {
 		return
 	}
@@ -541,7 +565,7 @@ func (m *Matcher) eachOf(st state, only []int64, fn func(adv string, pkg int64, 
 		}
 		hits := c[id]
 		for i := range hits {
-			fn(hits[i].Record.ID, id, &hits[i])
+			fn(hits[i].Record, id, &hits[i])
 		}
 	}
 }
