@@ -48,7 +48,7 @@ func TestImportDirection(t *testing.T) {
 		{pkg: module + "/internal/store", banned: []string{module + "/internal/web", module + "/internal/client", module + "/cmd"}},
 		{pkg: module + "/internal/web", banned: []string{module + "/internal/client", module + "/cmd"}},
 	}
-	for _, agentSide := range []string{"client", "agent", "pkgdb", "pkgmgr", "version", "apiv1", "protocol", "certs"} {
+	for _, agentSide := range []string{"client", "agent", "pkgdb", "pkgmgr", "version", "apiv1", "protocol", "certs", "gobin"} {
 		rules = append(rules, rule{pkg: module + "/internal/" + agentSide, banned: []string{module + "/internal/store", module + "/internal/web"}})
 	}
 	for pkg, ds := range all {
