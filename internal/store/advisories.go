@@ -350,6 +350,13 @@ func (t *Tx) reassessLinked(ctx context.Context, cves []string, batch map[string
 // enrich recomputes the KEV and EPSS columns of the advisories selected by
 // where (with one %s for the ids' placeholders).
 func (t *Tx) enrich(ctx context.Context, where string, ids []string) error {
+	var have int
+	if err := t.queryRow(ctx, "SELECT CASE WHEN EXISTS (SELECT 1 FROM kev) OR EXISTS (SELECT 1 FROM epss) THEN 1 ELSE 0 END").Scan(&have); err != nil {
+		return fmt.Errorf("enrich advisories: %w", classify(err))
+	}
+	if have == 0 {
+		return nil // nothing to enrich with: the columns keep their defaults
+	}
 	for chunk := range slices.Chunk(ids, 500) {
 		q := `UPDATE advisories SET
 			kev = CASE WHEN EXISTS (SELECT 1 FROM advisory_cves c JOIN kev k ON k.cve = c.cve WHERE c.advisory_id = advisories.id) THEN 1 ELSE 0 END,

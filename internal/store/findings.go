@@ -250,9 +250,15 @@ func (s *Store) ApplyMatch(ctx context.Context, u MatchUpdate) error {
 				return fmt.Errorf("drop stale evaluations: %w", classify(err))
 			}
 		}
-		for _, k := range u.Keys {
-			if _, err := tx.exec(ctx, "DELETE FROM key_hits WHERE ecosystem = ? AND name = ? AND version = ?", k.Ecosystem, k.Name, k.Version); err != nil {
-				return fmt.Errorf("replace evaluation: %w", err)
+		for chunk := range slices.Chunk(u.Keys, 300) {
+			args := make([]any, 0, 3*len(chunk))
+			for _, k := range chunk {
+				args = append(args, k.Ecosystem, k.Name, k.Version)
+			}
+			q := "DELETE FROM key_hits WHERE (ecosystem, name, version) IN (VALUES " +
+				strings.TrimSuffix(strings.Repeat("(?, ?, ?),", len(chunk)), ",") + ")"
+			if _, err := tx.tx.ExecContext(ctx, tx.s.rebind(q), args...); err != nil {
+				return fmt.Errorf("replace evaluations: %w", classify(err))
 			}
 		}
 		var hitRows [][]any
