@@ -368,7 +368,8 @@ func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 	}
 	for _, h := range dirty {
 		now := currentState(h)
-		u.Hosts = append(u.Hosts, store.HostEvaluated{HostID: h.ID, InventoryID: now.inv, Key: now.key, Baseline: h.FindingsInventoryID == 0})
+		u.Hosts = append(u.Hosts, store.HostEvaluated{HostID: h.ID, InventoryID: now.inv, OldInventoryID: h.FindingsInventoryID,
+			Key: now.key, Baseline: h.FindingsInventoryID == 0})
 	}
 	for _, k := range evaluated {
 		u.Keys = append(u.Keys, k)

@@ -202,10 +202,11 @@ type KeyHit struct {
 
 // HostEvaluated records what a host's findings now reflect.
 type HostEvaluated struct {
-	HostID      int64
-	InventoryID int64  // 0: the host has no findings any more (retired)
-	Key         string // "PLATFORM|KERNEL"
-	Baseline    bool   // its first evaluation: its findings are first seen now
+	HostID         int64
+	InventoryID    int64  // 0: the host has no findings any more (retired)
+	OldInventoryID int64  // what its findings reflected until now
+	Key            string // "PLATFORM|KERNEL"
+	Baseline       bool   // its first evaluation: its findings are first seen now
 }
 
 // AdvisoryHosts is an advisory's new list of (host, package) pairs.
@@ -292,26 +293,26 @@ func (s *Store) ApplyMatch(ctx context.Context, u MatchUpdate) error {
 			return err
 		}
 		var dropInv []int64
-		for _, h := range u.Hosts {
-			var old sql.NullInt64
-			if err := tx.queryRow(ctx, "SELECT findings_inventory_id FROM hosts WHERE id = ?", h.HostID).Scan(&old); err != nil {
-				return fmt.Errorf("host %d: %w", h.HostID, classify(err))
+		for chunk := range slices.Chunk(u.Hosts, 500) {
+			args := []any{now}
+			for _, h := range chunk {
+				var inv any
+				if h.InventoryID != 0 {
+					inv = h.InventoryID
+				}
+				args = append(args, h.HostID, inv, h.Key, boolInt(h.Baseline))
+				if h.OldInventoryID != 0 && h.OldInventoryID != h.InventoryID {
+					dropInv = append(dropInv, h.OldInventoryID)
+				}
 			}
-			var inv any
-			if h.InventoryID != 0 {
-				inv = h.InventoryID
-			}
-			q := "UPDATE hosts SET findings_inventory_id = ?, findings_key = ? WHERE id = ?"
-			args := []any{inv, h.Key, h.HostID}
-			if h.Baseline {
-				q = "UPDATE hosts SET findings_inventory_id = ?, findings_key = ?, findings_since = ? WHERE id = ?"
-				args = []any{inv, h.Key, now, h.HostID}
-			}
-			if _, err := tx.exec(ctx, q, args...); err != nil {
-				return fmt.Errorf("mark host %d evaluated: %w", h.HostID, err)
-			}
-			if old.Valid && old.Int64 != h.InventoryID {
-				dropInv = append(dropInv, old.Int64)
+			// One statement per 500 hosts; the casts type the VALUES
+			// columns for PostgreSQL.
+			q := `UPDATE hosts SET findings_inventory_id = v.column2, findings_key = v.column3,
+				findings_since = CASE WHEN v.column4 = 1 THEN ? ELSE hosts.findings_since END
+				FROM (VALUES ` + strings.TrimSuffix(strings.Repeat("(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS INTEGER)),", len(chunk)), ",") +
+				`) AS v WHERE hosts.id = v.column1`
+			if _, err := tx.tx.ExecContext(ctx, tx.s.rebind(q), args...); err != nil {
+				return fmt.Errorf("mark hosts evaluated: %w", classify(err))
 			}
 		}
 		// An inventory kept only because findings referred to it goes now.
