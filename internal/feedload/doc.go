@@ -64,10 +64,9 @@
 // one there, leaves the store as it was.
 //
 // Records pass osv.Parse, which accepts events in any order (the schema's
-// evaluation sorts them) and does not check event versions against the
-// ecosystem's syntax; a version the ecosystem's ordering refuses is reported
-// with the record when it is evaluated (osv.Affected.Evaluate), so such a
-// record loads.
+// evaluation sorts them) and refuses an event version that its range's
+// ordering cannot parse (an "impossible version" in a known ecosystem): such
+// a record is a Problem naming the event and the version.
 //
 // Records of a directory or zip are parsed by Options.Workers goroutines and
 // returned sorted by id, whatever the order of parsing.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/version"
 )
 
 // Parse decodes one OSV record and checks it against the rules in the package
@@ -151,13 +153,17 @@ func (p *parser) affected(field string, w *wireAffected) Affected {
 	if len(w.Ranges) == 0 && len(w.Versions) == 0 {
 		p.fail(field, "neither ranges nor versions")
 	}
+	var eco Ecosystem
+	if w.Package != nil {
+		eco = ParseEcosystem(w.Package.Ecosystem)
+	}
 	for i := range w.Ranges {
-		a.Ranges = append(a.Ranges, p.rangeOf(fmt.Sprintf("%s.ranges[%d]", field, i), &w.Ranges[i], w.Package != nil))
+		a.Ranges = append(a.Ranges, p.rangeOf(fmt.Sprintf("%s.ranges[%d]", field, i), &w.Ranges[i], w.Package != nil, eco))
 	}
 	return a
 }
 
-func (p *parser) rangeOf(field string, w *wireRange, hasPackage bool) Range {
+func (p *parser) rangeOf(field string, w *wireRange, hasPackage bool, eco Ecosystem) Range {
 	r := Range{Type: w.Type, Repo: w.Repo, DatabaseSpecific: w.DatabaseSpecific}
 	switch w.Type {
 	case RangeEcosystem, RangeSemVer:
@@ -192,7 +198,34 @@ func (p *parser) rangeOf(field string, w *wireRange, hasPackage bool) Range {
 	if seen[1] && seen[2] {
 		p.fail(field+".events", "both fixed and last_affected events")
 	}
+	p.checkVersions(field, r, eco)
 	return r
+}
+
+// checkVersions refuses an event version that the range's ordering cannot
+// parse (an "impossible version"): such a range could never be evaluated,
+// so the record is reported at import rather than at every evaluation.
+// Ecosystems without a known ordering are not checked.
+func (p *parser) checkVersions(field string, r Range, eco Ecosystem) {
+	var cmp version.Ecosystem
+	switch {
+	case r.Type == RangeSemVer && eco.Comparator == version.Go:
+		cmp = version.Go
+	case r.Type == RangeSemVer:
+		cmp = version.SemVer
+	case r.Type == RangeEcosystem && eco.Supported:
+		cmp = eco.Comparator
+	default:
+		return
+	}
+	for i, e := range r.Events {
+		if (e.Kind == Introduced && e.Version == "0") || (e.Kind == Limit && strings.Contains(e.Version, "*")) {
+			continue
+		}
+		if _, err := version.Parse(cmp, e.Version); err != nil {
+			p.fail(fmt.Sprintf("%s.events[%d].%s", field, i, e.Kind), "%v", err)
+		}
+	}
 }
 
 var eventKinds = [...]EventKind{Introduced, Fixed, LastAffected, Limit}
