@@ -213,7 +213,9 @@ func serve(ctx context.Context, e *env, o serverOptions, ready func(url, adminTo
 		scheme = "https"
 	}
 	holder := fmt.Sprintf("%s:%d", hostnameOr("server"), os.Getpid())
-	m := matcher.New(st, matcher.Options{Logger: log.With("component", "matcher"), Holder: holder, Interval: o.matchInterval})
+	reg := prometheus.NewRegistry()
+	m := matcher.New(st, matcher.Options{Logger: log.With("component", "matcher"), Holder: holder, Interval: o.matchInterval,
+		OnPass: matcherMetrics(reg)})
 	fetcher := &feedsync.Fetcher{Store: st, Client: feedsync.NewClient(10 * time.Minute), MaxBytes: o.maxFeedBytes, Logger: log.With("component", "feeds")}
 	syncer := &feedsync.Syncer{Fetcher: fetcher, URLs: o.feedURLs, Interval: o.feedInterval, Holder: holder, OnImport: m.Nudge,
 		Logger: log.With("component", "feeds")}
@@ -223,7 +225,6 @@ func serve(ctx context.Context, e *env, o serverOptions, ready func(url, adminTo
 	bgDone.Go(func() { syncer.Run(bg) })
 	defer func() { stopBG(); bgDone.Wait() }()
 
-	reg := prometheus.NewRegistry()
 	handler := web.New(web.Config{
 		Store:           st,
 		Logger:          log.With("component", "web"),
@@ -304,4 +305,22 @@ func hostnameOr(def string) string {
 		return h
 	}
 	return def
+}
+
+// matcherMetrics registers the matcher's metrics and returns what updates
+// them after each pass.
+func matcherMetrics(reg *prometheus.Registry) func(matcher.Stats) {
+	passes := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "patchbay_matcher_pass_seconds",
+		Help: "Duration of matcher passes that changed something.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)})
+	counters := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patchbay_matcher_total",
+		Help: "What matcher passes did: hosts evaluated again, keys evaluated, advisory changes taken in, findings opened and closed."}, []string{"what"})
+	reg.MustRegister(passes, counters)
+	return func(st matcher.Stats) {
+		passes.Observe(st.Took.Seconds())
+		counters.WithLabelValues("hosts").Add(float64(st.Hosts))
+		counters.WithLabelValues("keys").Add(float64(st.KeysEvaluated))
+		counters.WithLabelValues("advisories").Add(float64(st.Advisories))
+		counters.WithLabelValues("opened").Add(float64(st.Opened))
+		counters.WithLabelValues("closed").Add(float64(st.Closed))
+	}
 }

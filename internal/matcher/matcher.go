@@ -33,6 +33,9 @@ type Options struct {
 	// Interval is how often Run looks for changes made by other servers
 	// (DefaultInterval when zero); changes on this one nudge it at once.
 	Interval time.Duration
+	// OnPass, when set, is told about every pass Run makes that changed
+	// something (for metrics).
+	OnPass func(Stats)
 }
 
 // Defaults.
@@ -52,6 +55,7 @@ type Matcher struct {
 	log      *slog.Logger
 	holder   string
 	interval time.Duration
+	onPass   func(Stats)
 	nudge    chan struct{}
 
 	mu      sync.Mutex                     // serialises Sync
@@ -74,7 +78,7 @@ type parsedRecord struct {
 // New returns a Matcher over st.
 func New(st *store.Store, opt Options) *Matcher {
 	m := &Matcher{
-		st: st, log: opt.Logger, holder: opt.Holder, interval: opt.Interval,
+		st: st, log: opt.Logger, holder: opt.Holder, interval: opt.Interval, onPass: opt.OnPass,
 		nudge: make(chan struct{}, 1),
 	}
 	if m.log == nil {
@@ -122,6 +126,9 @@ func (m *Matcher) Run(ctx context.Context) {
 				}
 				m.log.Warn("matcher sync", "err", err)
 			} else if st.Hosts > 0 || st.Advisories > 0 {
+				if m.onPass != nil {
+					m.onPass(st)
+				}
 				m.log.Info("findings updated", "hosts", st.Hosts, "advisories", st.Advisories, "keys_evaluated", st.KeysEvaluated,
 					"opened", st.Opened, "closed", st.Closed, "took", st.Took.Round(time.Millisecond))
 			}
