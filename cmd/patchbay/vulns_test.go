@@ -67,6 +67,9 @@ func TestFeedsVulnsFindings(t *testing.T) {
 	advs := waitFindings(t, c)
 	time.Sleep(500 * time.Millisecond) // let the matcher finish every host
 	advs = waitFindings(t, c)
+	if v := metric(t, ts.url, `patchbay_matcher_total{what="opened"}`); v == "" || v == "0" {
+		t.Errorf("the matcher's opened findings metric is %q", v)
+	}
 	a := advs[0]
 	if a.HostsAffected == 0 || a.Severity == "" || len(a.CVEs) == 0 {
 		t.Fatalf("first advisory: %+v", a)
