@@ -203,9 +203,18 @@ func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	if err := m.loadInventories(ctx, hosts); err != nil {
+	gone, err := m.loadInventories(ctx, hosts)
+	if err != nil {
 		return st, err
 	}
+	// A host whose inventory was replaced since the hosts were read waits
+	// for the next pass (its upload nudged one); its findings stay as
+	// they are in this one.
+	skipped := map[int64]bool{}
+	hosts = slices.DeleteFunc(hosts, func(h store.MatchHost) bool {
+		skipped[h.ID] = gone[h.InventoryID]
+		return gone[h.InventoryID]
+	})
 	changed := map[string]bool{}
 	for _, id := range changedIDs {
 		changed[id] = true
@@ -307,6 +316,13 @@ func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 	old, err := m.st.AdvisoryPairs(ctx, ids)
 	if err != nil {
 		return st, err
+	}
+	for _, adv := range changedIDs {
+		for _, p := range old[adv].Pairs {
+			if skipped[p.Host()] {
+				bucket[adv] = append(bucket[adv], p)
+			}
+		}
 	}
 	for adv := range touched {
 		prev := old[adv]
@@ -441,35 +457,48 @@ func nameOfKey(k match.Key) store.AdvisoryName {
 // loadInventories caches the package ids of the hosts' inventories (the
 // current ones and those their findings reflect) and the packages they
 // hold, and indexes packages by their advisory-side names.
-func (m *Matcher) loadInventories(ctx context.Context, hosts []store.MatchHost) error {
-	var missing []int64
+func (m *Matcher) loadInventories(ctx context.Context, hosts []store.MatchHost) (gone map[int64]bool, err error) {
+	var want []int64
 	for _, h := range hosts {
 		for _, inv := range []int64{h.InventoryID, h.FindingsInventoryID} {
-			if _, ok := m.invs[inv]; ok || inv == 0 {
-				continue
+			if _, ok := m.invs[inv]; !ok && inv != 0 {
+				want = append(want, inv)
 			}
-			ids, err := m.st.InventoryPackageIDs(ctx, inv)
-			if err != nil {
-				return err
-			}
-			m.invs[inv] = ids
-			for _, id := range ids {
-				if _, ok := m.pkgs[id]; !ok {
-					missing = append(missing, id)
-				}
+		}
+	}
+	slices.Sort(want)
+	want = slices.Compact(want)
+	got, err := m.st.InventoriesPackageIDs(ctx, want)
+	if err != nil {
+		return nil, err
+	}
+	gone = map[int64]bool{}
+	var missing []int64
+	for _, inv := range want {
+		ids, ok := got[inv]
+		if !ok {
+			// Replaced by a newer upload since the hosts were read: the
+			// next pass evaluates the host on that one.
+			gone[inv] = true
+			continue
+		}
+		m.invs[inv] = ids
+		for _, id := range ids {
+			if _, ok := m.pkgs[id]; !ok {
+				missing = append(missing, id)
 			}
 		}
 	}
 	if len(missing) == 0 {
-		return nil
+		return gone, nil
 	}
 	slices.Sort(missing)
 	missing = slices.Compact(missing)
-	got, err := m.st.PackagesByID(ctx, missing)
+	pkgs, err := m.st.PackagesByID(ctx, missing)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for id, p := range got {
+	for id, p := range pkgs {
 		m.pkgs[id] = p
 		for _, n := range advisoryNames(p) {
 			m.byName[n] = append(m.byName[n], id)
@@ -478,7 +507,7 @@ func (m *Matcher) loadInventories(ctx context.Context, hosts []store.MatchHost) 
 			m.kernels[id] = true
 		}
 	}
-	return nil
+	return gone, nil
 }
 
 // isKernel reports whether p may be a kernel package installed beside

@@ -107,6 +107,29 @@ func (s *Store) InventoryPackageIDs(ctx context.Context, invID int64) ([]int64, 
 	return ids, nil
 }
 
+// InventoriesPackageIDs returns the sorted package ids of stored
+// inventories, 500 per query; an inventory that does not exist is left out.
+func (s *Store) InventoriesPackageIDs(ctx context.Context, invIDs []int64) (map[int64][]int64, error) {
+	out := make(map[int64][]int64, len(invIDs))
+	err := inChunks(ctx, s.readQuerier(), "SELECT id, package_ids FROM inventories WHERE id IN (%s)", invIDs, func(rows *sql.Rows) error {
+		var id int64
+		var blob []byte
+		if err := rows.Scan(&id, &blob); err != nil {
+			return err
+		}
+		ids, err := decodeIDs(blob)
+		if err != nil {
+			return fmt.Errorf("inventory %d: %w", id, err)
+		}
+		out[id] = ids
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load inventories: %w", err)
+	}
+	return out, nil
+}
+
 // PackagesByID returns the interned packages with the given ids. Interned
 // packages never change, so callers may cache the answer.
 func (s *Store) PackagesByID(ctx context.Context, ids []int64) (map[int64]patchbay.Package, error) {
