@@ -114,7 +114,7 @@ Try:
   patchbay packages where openssl
   patchbay vulns ls --severity high
   patchbay vulns ls --kev
-  patchbay vulns show CVE-2021-4034
+  patchbay vulns show CVE-2022-2588
   patchbay findings ls --host 1
 Stop it with Ctrl-C.
 

@@ -65,8 +65,8 @@ func newVulnsCommand(e *env) *cobra.Command {
 			t := &table{header: []string{"ADVISORY", "HOST ID", "HOSTNAME", "PACKAGE", "INSTALLED", "FIXED", "COMPARED", "WHY"}, raw: ds}
 			for _, d := range ds {
 				if f.output == outputTable {
-					fmt.Fprintf(e.stdout, "%s  %s  severity %s (%s)  KEV %s  EPSS %s  hosts %d\n", d.ID, d.Summary, d.Severity, d.SeverityWhy,
-						kevCell(d.KEV), epssCell(d.EPSS), d.HostsAffected)
+					fmt.Fprintf(e.stdout, "%s  %s  severity %s (%s)  known exploited %s  EPSS %s  hosts %d\n", d.ID, d.Summary, d.Severity, d.SeverityWhy,
+						yesNo(d.KEV), epssCell(d.EPSS), d.HostsAffected)
 					if len(d.CVEs) > 0 {
 						fmt.Fprintf(e.stdout, "  CVEs: %s\n", strings.Join(d.CVEs, " "))
 					}
