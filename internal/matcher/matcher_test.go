@@ -249,6 +249,25 @@ func TestMatcherLifecycle(t *testing.T) {
 		if st := sync(t, matcher.New(s, matcher.Options{Holder: "test2"})); st.Hosts != 0 {
 			t.Errorf("a restarted matcher redid %+v", st)
 		}
+
+		// A retired host's findings go with it, without events.
+		old1 := f.ids["old1"]
+		events, _ := s.FindingHistory(ctx, old1)
+		if _, err := s.RetireHost(ctx, "user:admin", old1); err != nil {
+			t.Fatal(err)
+		}
+		if st := sync(t, m); st.Hosts != 1 || st.Closed != 0 {
+			t.Errorf("after retiring old1: %+v; want it evaluated, nothing closed", st)
+		}
+		if hosts, _ := s.HostsAffectedBy(ctx, "CVE-2023-0002"); len(hosts) != 0 {
+			t.Errorf("hosts affected by CVE-2023-0002 after its only host retired: %v", hosts)
+		}
+		if d, _ := s.Advisory(ctx, "DSA-2023-0002"); d[0].HostsAffected != 0 || len(d[0].Findings) != 0 {
+			t.Errorf("DSA-2023-0002 after its host retired: %d hosts, %d findings", d[0].HostsAffected, len(d[0].Findings))
+		}
+		if after, _ := s.FindingHistory(ctx, old1); len(after) != len(events) {
+			t.Errorf("retiring made events: %+v", after[len(events):])
+		}
 	})
 }
 
