@@ -12,6 +12,7 @@ package matcher
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -169,6 +170,16 @@ type state struct {
 func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	st, err := m.sync(ctx)
+	if err != nil {
+		// What this pass cached may not be stored: start the next from
+		// the store alone.
+		m.reset()
+	}
+	return st, err
+}
+
+func (m *Matcher) sync(ctx context.Context) (Stats, error) {
 	start := time.Now()
 	var st Stats
 	done, err := m.st.MatcherSeq(ctx)
@@ -180,8 +191,26 @@ func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 		return st, err
 	}
 	st.Advisories = len(changedIDs)
+	changed := map[string]bool{}
 	for _, id := range changedIDs {
+		changed[id] = true
 		delete(m.records, id)
+	}
+	// A replaced record may no longer name a package its old version did:
+	// the keys cached with it are invalid too, under their names.
+	if len(changed) > 0 {
+		seen := map[store.AdvisoryName]bool{}
+		for _, n := range names {
+			seen[n] = true
+		}
+		for k, hits := range m.keyHits {
+			for _, h := range hits {
+				if changed[h.Record.ID] && !seen[nameOfKey(k)] {
+					seen[nameOfKey(k)] = true
+					names = append(names, nameOfKey(k))
+				}
+			}
+		}
 	}
 	if len(names) > 0 {
 		changedName := map[store.AdvisoryName]bool{}
@@ -210,14 +239,11 @@ func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 	// A host whose inventory was replaced since the hosts were read waits
 	// for the next pass (its upload nudged one); its findings stay as
 	// they are in this one.
-	skipped := map[int64]bool{}
-	hosts = slices.DeleteFunc(hosts, func(h store.MatchHost) bool {
-		skipped[h.ID] = gone[h.InventoryID]
-		return gone[h.InventoryID]
-	})
-	changed := map[string]bool{}
-	for _, id := range changedIDs {
-		changed[id] = true
+	if len(gone) > 0 {
+		// Only the matcher drops inventories (after each pass, those no
+		// host refers to), so this is another server's doing: start again
+		// from the store next time.
+		return st, fmt.Errorf("%d inventories vanished during the pass", len(gone))
 	}
 	full := len(changedIDs) > scopedLimit
 
@@ -317,13 +343,6 @@ func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return st, err
 	}
-	for _, adv := range changedIDs {
-		for _, p := range old[adv].Pairs {
-			if skipped[p.Host()] {
-				bucket[adv] = append(bucket[adv], p)
-			}
-		}
-	}
 	for adv := range touched {
 		prev := old[adv]
 		fixable[adv] = prev.Fixable
@@ -359,8 +378,17 @@ func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 	for adv, pairs := range bucket {
 		slices.Sort(pairs)
 		pairs = slices.Compact(pairs)
+		if touched[adv] {
+			// Pairs kept from before may have lost the one with a fix.
+			if v, ok := m.fixableOf(adv, pairs, byID); ok {
+				fixable[adv] = v
+			}
+		}
 		prev, existed := old[adv]
-		if slices.Equal(prev.Pairs, pairs) && prev.Fixable == fixable[adv] {
+		if existed && slices.Equal(prev.Pairs, pairs) && prev.Fixable == fixable[adv] {
+			continue
+		}
+		if !existed && len(pairs) == 0 && !changed[adv] {
 			continue
 		}
 		added, removed := diffPairs(prev.Pairs, pairs)
@@ -391,8 +419,7 @@ func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 	}
 	for _, h := range dirty {
 		now := currentState(h)
-		u.Hosts = append(u.Hosts, store.HostEvaluated{HostID: h.ID, InventoryID: now.inv, OldInventoryID: h.FindingsInventoryID,
-			Key: now.key, Baseline: h.FindingsInventoryID == 0})
+		u.Hosts = append(u.Hosts, store.HostEvaluated{HostID: h.ID, InventoryID: now.inv, Key: now.key, Baseline: h.FindingsInventoryID == 0})
 	}
 	for _, k := range evaluated {
 		u.Keys = append(u.Keys, k)
@@ -405,9 +432,41 @@ func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 		if err := m.st.ApplyMatch(ctx, u); err != nil {
 			return st, err
 		}
+		// Inventories the pass moved hosts off, and any replaced before a
+		// pass saw them, go now. Only the matcher drops inventories, so
+		// none vanishes during a pass.
+		if n, err := m.st.CollectInventories(ctx, time.Minute); err != nil {
+			m.log.Warn("collect inventories", "err", err)
+		} else if n > 0 {
+			m.log.Debug("inventories collected", "n", n)
+		}
 	}
 	st.Took = time.Since(start)
 	return st, nil
+}
+
+// fixableOf says whether a fixed version is known for one of an
+// advisory's pairs, from the cached evaluations; ok is false when one of
+// them is not cached (after a restart), and then the caller keeps what it
+// knew.
+func (m *Matcher) fixableOf(adv string, pairs []store.Pair, hosts map[int64]store.MatchHost) (fixable, ok bool) {
+	for _, p := range pairs {
+		h, found := hosts[p.Host()]
+		if !found {
+			return false, false
+		}
+		plat, _ := store.ParseFindingsKey(currentState(h).key)
+		hits, cached := m.platformHits(plat)[p.Package()]
+		if !cached {
+			return false, false
+		}
+		for _, hit := range hits {
+			if hit.Record.ID == adv && len(hit.Fixed) > 0 {
+				return true, true
+			}
+		}
+	}
+	return false, true
 }
 
 type wantPair struct {

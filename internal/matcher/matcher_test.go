@@ -295,3 +295,144 @@ func TestLease(t *testing.T) {
 		}
 	})
 }
+
+// The same id twice in one import: the newest copy wins, whatever was
+// stored before, and nothing panics.
+func TestImportDuplicateIDs(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		r1 := record(t, deb("DSA-2023-0001", "2024-01-01T00:00:00Z", "Debian:12", "foo", `{"introduced":"0"}`))
+		importRecs(t, s, r1)
+		r2 := record(t, deb("DSA-2023-0001", "2024-02-01T00:00:00Z", "Debian:12", "foo", `{"introduced":"0"},{"fixed":"2"}`))
+		sum := importRecs(t, s, r1, r2)
+		if sum.Replaced != 1 || sum.Older != 1 || sum.Added != 0 {
+			t.Fatalf("import of a stored copy and a newer one: %+v", sum)
+		}
+		sum = importRecs(t, s, record(t, deb("DSA-2023-0009", "2024-01-01T00:00:00Z", "Debian:12", "foo", `{"introduced":"0"}`)),
+			record(t, deb("DSA-2023-0009", "2024-01-02T00:00:00Z", "Debian:12", "foo", `{"introduced":"0"}`)))
+		if sum.Added != 1 || sum.Older != 1 {
+			t.Fatalf("two copies of a new id: %+v", sum)
+		}
+		d, err := s.Advisory(context.Background(), "DSA-2023-0001")
+		if err != nil || !d[0].Modified.Equal(r2.Modified) {
+			t.Fatalf("stored %+v, %v; want the newer copy", d, err)
+		}
+	})
+}
+
+// Regressions found in review: each once left advisory_hosts and the
+// derived findings disagreeing.
+func TestMatcherReviewCases(t *testing.T) {
+	// agree checks that an advisory's hosts, from its row, are the hosts
+	// whose derived findings include it.
+	agree := func(t *testing.T, s *store.Store, f *fleet, adv string) {
+		t.Helper()
+		ctx := context.Background()
+		byRow, _ := s.HostsAffectedBy(ctx, adv)
+		var byHost []int64
+		for _, id := range f.ids {
+			fs, _ := s.Findings(ctx, patchbay.FindingFilter{HostID: id})
+			for _, fd := range fs {
+				if fd.Advisory == adv {
+					byHost = append(byHost, id)
+					break
+				}
+			}
+		}
+		slices.Sort(byHost)
+		if !slices.Equal(byRow, byHost) && !(len(byRow) == 0 && len(byHost) == 0) {
+			t.Errorf("%s: hosts by its row %v, by the hosts' findings %v", adv, byRow, byHost)
+		}
+	}
+	t.Run("a replaced record no longer names a package", func(t *testing.T) {
+		storetest.Each(t, func(t *testing.T, s *store.Store) {
+			f := newFleet(t, s)
+			f.host("h1", "debian 12", "", "libfoo1=1.0-1/foo=1.0-1")
+			importRecs(t, s, record(t, deb("DSA-2023-0001", "2024-01-01T00:00:00Z", "Debian:12", "foo", `{"introduced":"0"}`)))
+			m := matcher.New(s, matcher.Options{Holder: "t"})
+			sync(t, m)
+			importRecs(t, s, record(t, deb("DSA-2023-0001", "2024-02-01T00:00:00Z", "Debian:12", "bar", `{"introduced":"0"}`)))
+			sync(t, m)
+			f.host("h2", "debian 12", "", "libfoo1=1.0-1/foo=1.0-1")
+			sync(t, m)
+			agree(t, s, f, "DSA-2023-0001")
+			if hosts, _ := s.HostsAffectedBy(context.Background(), "DSA-2023-0001"); len(hosts) != 0 {
+				t.Errorf("hosts affected by a record that no longer names their package: %v", hosts)
+			}
+		})
+	})
+	t.Run("fix available follows the pairs", func(t *testing.T) {
+		storetest.Each(t, func(t *testing.T, s *store.Store) {
+			ctx := context.Background()
+			f := newFleet(t, s)
+			f.host("new", "debian 12", "", "libssl3=3.0.11-1/openssl=3.0.11-1")
+			f.host("old", "debian 11", "", "libssl1.1=1.1.1w-0/openssl=1.1.1w-0")
+			importRecs(t, s, record(t, `{"id":"DSA-2023-0001","modified":"2024-01-01T00:00:00Z","affected":[`+
+				`{"package":{"ecosystem":"Debian:12","name":"openssl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.0.13-1"}]}]},`+
+				`{"package":{"ecosystem":"Debian:11","name":"openssl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}`))
+			m := matcher.New(s, matcher.Options{Holder: "t"})
+			sync(t, m)
+			f.host("new", "debian 12", "", "libssl3=3.0.13-1/openssl=3.0.13-1")
+			sync(t, m)
+			l, _ := s.Advisories(ctx, patchbay.AdvisoryFilter{Limit: 10})
+			if len(l) != 1 || l[0].FixAvailable || l[0].HostsAffected != 1 {
+				t.Errorf("after the host with a fix upgraded: %+v; want 1 host, no fix known", l)
+			}
+		})
+	})
+	t.Run("an advisory that first hit nothing", func(t *testing.T) {
+		storetest.Each(t, func(t *testing.T, s *store.Store) {
+			ctx := context.Background()
+			f := newFleet(t, s)
+			h := f.host("h", "debian 12", "", "bash=5.2-1/bash=5.2-1")
+			importRecs(t, s, record(t, deb("DSA-2023-0001", "2024-01-01T00:00:00Z", "Debian:12", "foo", `{"introduced":"0"}`)))
+			m := matcher.New(s, matcher.Options{Holder: "t"})
+			sync(t, m)
+			f.host("h", "debian 12", "", "bash=5.2-1/bash=5.2-1", "libfoo1=1.0-1/foo=1.0-1")
+			sync(t, m)
+			f.host("h", "debian 12", "", "bash=5.2-1/bash=5.2-1")
+			sync(t, m)
+			ev, _ := s.FindingHistory(ctx, h)
+			var got []string
+			for _, e := range ev {
+				got = append(got, string(e.Status))
+			}
+			if !slices.Equal(got, []string{"open", "fixed"}) {
+				t.Errorf("history %v, want [open fixed]", got)
+			}
+		})
+	})
+	t.Run("a pass that fails to commit", func(t *testing.T) {
+		for _, eng := range storetest.Engines() {
+			t.Run(string(eng), func(t *testing.T) {
+				ctx := context.Background()
+				var cancel context.CancelFunc
+				s, err := store.Open(ctx, storetest.Location(t, eng), store.Options{FailPoint: func(n string) {
+					if n == "findings-commit" && cancel != nil {
+						cancel()
+					}
+				}})
+				if err != nil {
+					t.Skip(err)
+				}
+				defer s.Close()
+				f := newFleet(t, s)
+				f.host("h1", "debian 12", "", "libfoo1=1.0-1/foo=1.0-1")
+				importRecs(t, s, record(t, deb("DSA-2023-0001", "2024-01-01T00:00:00Z", "Debian:12", "foo", `{"introduced":"0"}`)))
+				m := matcher.New(s, matcher.Options{Holder: "t"})
+				sync(t, m)
+				f.host("h2", "debian 12", "", "libfoo1=1.1-1/foo=1.1-1")
+				cctx, c := context.WithCancel(ctx)
+				cancel = c
+				if _, err := m.Sync(cctx); err == nil {
+					t.Fatal("a pass whose commit was cancelled reported no error")
+				}
+				cancel = nil
+				sync(t, m)
+				agree(t, s, f, "DSA-2023-0001")
+				if hosts, _ := s.HostsAffectedBy(ctx, "DSA-2023-0001"); len(hosts) != 2 {
+					t.Errorf("hosts affected: %v, want both", hosts)
+				}
+			})
+		}
+	})
+}

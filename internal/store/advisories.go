@@ -167,20 +167,27 @@ func (t *Tx) importRecords(ctx context.Context, source string, recs []*osv.Recor
 			return classify(err)
 		}
 	}
+	// The same id twice in one import: the newest copy is the one
+	// imported, the others count as older.
+	byID := make(map[string]*osv.Record, len(recs))
+	var order []string
+	for _, r := range recs {
+		prev, ok := byID[r.ID]
+		switch {
+		case !ok:
+			order = append(order, r.ID)
+			byID[r.ID] = r
+		case r.Modified.After(prev.Modified):
+			byID[r.ID] = r
+			sum.Older++
+		default:
+			sum.Older++
+		}
+	}
 	var changed []*osv.Record
 	var replaced []string
-	byID := map[string]*osv.Record{}
-	for _, r := range recs {
-		if prev, ok := byID[r.ID]; ok { // the same id twice: the newer wins
-			if !r.Modified.After(prev.Modified) {
-				sum.Older++
-				continue
-			}
-			sum.Older++
-			i := slices.Index(changed, prev)
-			changed = slices.Delete(changed, i, i+1)
-		}
-		byID[r.ID] = r
+	for _, id := range order {
+		r := byID[id]
 		mod, ok := stored[r.ID]
 		switch {
 		case !ok:

@@ -315,7 +315,6 @@ func (s *Store) ApplyMatch(ctx context.Context, u MatchUpdate) error {
 		if err := tx.insertRows(ctx, "finding_events", []string{"host_id", "advisory_id", "package_id", "at", "status", "installed"}, evRows, ""); err != nil {
 			return err
 		}
-		var dropInv []int64
 		for chunk := range slices.Chunk(u.Hosts, 500) {
 			args := []any{now}
 			for _, h := range chunk {
@@ -324,9 +323,6 @@ func (s *Store) ApplyMatch(ctx context.Context, u MatchUpdate) error {
 					inv = h.InventoryID
 				}
 				args = append(args, h.HostID, inv, h.Key, boolInt(h.Baseline))
-				if h.OldInventoryID != 0 && h.OldInventoryID != h.InventoryID {
-					dropInv = append(dropInv, h.OldInventoryID)
-				}
 			}
 			// One statement per 500 hosts; the casts type the VALUES
 			// columns for PostgreSQL.
@@ -336,13 +332,6 @@ func (s *Store) ApplyMatch(ctx context.Context, u MatchUpdate) error {
 				`) AS v WHERE hosts.id = v.column1`
 			if _, err := tx.tx.ExecContext(ctx, tx.s.rebind(q), args...); err != nil {
 				return fmt.Errorf("mark hosts evaluated: %w", classify(err))
-			}
-		}
-		// An inventory kept only because findings referred to it goes now.
-		for _, id := range dropInv {
-			if _, err := tx.exec(ctx, `DELETE FROM inventories WHERE id = ? AND NOT EXISTS (SELECT 1 FROM hosts WHERE inventory_id = ? OR findings_inventory_id = ?)`,
-				id, id, id); err != nil {
-				return fmt.Errorf("drop inventory %d: %w", id, err)
 			}
 		}
 		if u.Seq > 0 {

@@ -147,26 +147,34 @@ func (s *Store) PutInventory(ctx context.Context, hs *HostSession, inv protocol.
 	return nil
 }
 
-// attachInventory points a host at a stored inventory and drops the one it
-// had when no other host shares it.
+// attachInventory points a host at a stored inventory. The one it had is
+// left: the matcher still needs an inventory a host's findings reflect, to
+// tell what changed, and it drops inventories no host refers to after each
+// pass (CollectInventories), so that an upload never removes an inventory
+// a pass in progress is reading.
 func (t *Tx) attachInventory(ctx context.Context, hostID, invID int64, reported string, now time.Time) error {
-	var old sql.NullInt64
-	if err := t.queryRow(ctx, "SELECT inventory_id FROM hosts WHERE id = ?", hostID).Scan(&old); err != nil {
-		return fmt.Errorf("attach inventory to host %d: %w", hostID, classify(err))
-	}
 	if _, err := t.exec(ctx, "UPDATE hosts SET inventory_id = ?, inventory_at = ?, reported_hash = ?, last_seen_at = ? WHERE id = ?",
 		invID, micros(now), reported, micros(now), hostID); err != nil {
 		return fmt.Errorf("attach inventory to host %d: %w", hostID, err)
 	}
-	if old.Valid && old.Int64 != invID {
-		// The matcher still needs an inventory its findings reflect, to
-		// tell what changed; it drops it once it has moved on.
-		if _, err := t.exec(ctx, "DELETE FROM inventories WHERE id = ? AND NOT EXISTS (SELECT 1 FROM hosts WHERE inventory_id = ? OR findings_inventory_id = ?)",
-			old.Int64, old.Int64, old.Int64); err != nil {
-			return fmt.Errorf("drop unused inventory %d: %w", old.Int64, err)
-		}
-	}
 	return nil
+}
+
+// CollectInventories drops the inventories no host refers to, as its
+// current inventory or as the one its findings reflect, that are older than
+// grace; it returns how many.
+func (s *Store) CollectInventories(ctx context.Context, grace time.Duration) (int64, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *Tx) error {
+		r, err := tx.exec(ctx, `DELETE FROM inventories WHERE created_at < ? AND NOT EXISTS
+			(SELECT 1 FROM hosts h WHERE h.inventory_id = inventories.id OR h.findings_inventory_id = inventories.id)`, micros(s.now().Add(-grace)))
+		if err != nil {
+			return fmt.Errorf("collect inventories: %w", err)
+		}
+		n, _ = r.RowsAffected()
+		return nil
+	})
+	return n, err
 }
 
 // keepFailedSources replaces, in inv, the part of each failed source with

@@ -402,6 +402,14 @@ func (s *Store) inTx(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("begin: %w", classify(err))
 	}
 	t := &Tx{s: s, tx: tx}
+	// A panic in fn must not leave the transaction open: on SQLite it
+	// holds the one write connection, and every later write would wait.
+	defer func() {
+		if p := recover(); p != nil {
+			tx.Rollback()
+			panic(p)
+		}
+	}()
 	if err := fn(t); err != nil {
 		tx.Rollback()
 		return err

@@ -142,6 +142,7 @@ CREATE INDEX finding_events_advisory ON finding_events(advisory_id, at);
 -- time of the findings it had then).
 ALTER TABLE hosts ADD COLUMN findings_inventory_id BIGINT;
 ALTER TABLE hosts ADD COLUMN findings_key TEXT NOT NULL DEFAULT '';
+CREATE INDEX hosts_findings_inventory ON hosts(findings_inventory_id);
 ALTER TABLE hosts ADD COLUMN findings_since BIGINT;
 
 -- The matcher's progress through advisory changes, and the lease that lets
@@ -161,6 +162,7 @@ CREATE TABLE leases (
 -- +goose Down
 DROP TABLE leases;
 DROP TABLE matcher_state;
+DROP INDEX hosts_findings_inventory;
 ALTER TABLE hosts DROP COLUMN findings_since;
 ALTER TABLE hosts DROP COLUMN findings_key;
 ALTER TABLE hosts DROP COLUMN findings_inventory_id;
