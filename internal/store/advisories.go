@@ -143,6 +143,15 @@ func (t *Tx) importRecords(ctx context.Context, source string, recs []*osv.Recor
 	if len(recs) == 0 {
 		return nil
 	}
+	// Imports take turns from here: on PostgreSQL two could otherwise both
+	// read a record's stored modified time and the older one win. (SQLite
+	// transactions here already hold the one write lock.)
+	if t.s.loc.Engine == Postgres {
+		var seq int64
+		if err := t.queryRow(ctx, "SELECT seq FROM advisory_seq WHERE id = 1 FOR UPDATE").Scan(&seq); err != nil {
+			return fmt.Errorf("lock advisory imports: %w", classify(err))
+		}
+	}
 	stored := map[string]int64{} // id -> modified
 	ids := make([]string, len(recs))
 	for i, r := range recs {
