@@ -121,7 +121,7 @@ func (m *Matcher) Run(ctx context.Context) {
 		if ok, err := m.st.TakeLease(ctx, leaseName, m.holder, ttl); err != nil {
 			m.log.Warn("matcher lease", "err", err)
 		} else if ok {
-			if st, err := m.Sync(ctx); err != nil {
+			if st, err := m.syncLeased(ctx); err != nil {
 				if ctx.Err() != nil {
 					return
 				}
@@ -168,9 +168,19 @@ type state struct {
 // committed before it started, in one transaction. It is idempotent and
 // safe to interrupt: what it has not applied it finds again next time.
 func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
+	return m.run(ctx, false)
+}
+
+// syncLeased is Sync under the matcher lease: the pass commits only if
+// this server still holds it.
+func (m *Matcher) syncLeased(ctx context.Context) (Stats, error) {
+	return m.run(ctx, true)
+}
+
+func (m *Matcher) run(ctx context.Context, leased bool) (Stats, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st, err := m.sync(ctx)
+	st, err := m.sync(ctx, leased)
 	if err != nil {
 		// What this pass cached may not be stored: start the next from
 		// the store alone.
@@ -179,7 +189,7 @@ func (m *Matcher) Sync(ctx context.Context) (Stats, error) {
 	return st, err
 }
 
-func (m *Matcher) sync(ctx context.Context) (Stats, error) {
+func (m *Matcher) sync(ctx context.Context, leased bool) (Stats, error) {
 	start := time.Now()
 	var st Stats
 	done, err := m.st.MatcherSeq(ctx)
@@ -372,6 +382,9 @@ func (m *Matcher) sync(ctx context.Context) (Stats, error) {
 		byID[h.ID] = h
 	}
 	u := store.MatchUpdate{Changed: changedIDs}
+	if leased {
+		u.Lease, u.Holder = leaseName, m.holder
+	}
 	if newest > done {
 		u.Seq = newest
 	}

@@ -2,6 +2,7 @@ package matcher_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -433,6 +434,33 @@ func TestMatcherReviewCases(t *testing.T) {
 					t.Errorf("hosts affected: %v, want both", hosts)
 				}
 			})
+		}
+	})
+}
+
+// A pass run under the lease commits only while its server holds it.
+func TestPassFencedByLease(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		f := newFleet(t, s)
+		f.host("h1", "debian 12", "", "libfoo1=1.0-1/foo=1.0-1")
+		importRecs(t, s, record(t, deb("DSA-2023-0001", "2024-01-01T00:00:00Z", "Debian:12", "foo", `{"introduced":"0"}`)))
+		if ok, _ := s.TakeLease(ctx, "matcher", "other", time.Minute); !ok {
+			t.Fatal("could not take the lease")
+		}
+		err := s.ApplyMatch(ctx, store.MatchUpdate{Seq: 1, Lease: "matcher", Holder: "me"})
+		if !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("a pass without the lease: %v, want ErrLeaseLost", err)
+		}
+		if seq, _ := s.MatcherSeq(ctx); seq != 0 {
+			t.Fatalf("the refused pass moved the matcher to seq %d", seq)
+		}
+		if err := s.ApplyMatch(ctx, store.MatchUpdate{Seq: 1, Lease: "matcher", Holder: "other"}); err != nil {
+			t.Fatalf("the holder's pass: %v", err)
+		}
+		sync(t, matcher.New(s, matcher.Options{Holder: "t"}))
+		if hosts, _ := s.HostsAffectedBy(ctx, "cve-2023-0001"); len(hosts) != 1 {
+			t.Fatalf("HostsAffectedBy of a lower-case CVE id: %v, want the one host", hosts)
 		}
 	})
 }

@@ -813,6 +813,9 @@ func boolRank(b bool) int {
 // finding of the advisory with that id or of an advisory linked to that
 // CVE, sorted.
 func (s *Store) HostsAffectedBy(ctx context.Context, id string) ([]int64, error) {
+	if cve, ok := feed.NormalizeCVE(id); ok {
+		id = cve
+	}
 	rows, err := s.query(ctx, `SELECT ah.pairs FROM advisory_hosts ah
 		WHERE ah.advisory_id = ? OR ah.advisory_id IN (SELECT advisory_id FROM advisory_cves WHERE cve = ?)`, id, id)
 	if err != nil {

@@ -263,12 +263,35 @@ type MatchUpdate struct {
 	// of keys not evaluated again are dropped.
 	Changed []string
 	Seq     int64 // when positive, the advisory seq now finished
+	// Lease, when set, names the lease the pass ran under ("matcher") and
+	// Holder its holder: the pass commits only if the holder still has it,
+	// so a server that lost the lease mid-pass (a pass longer than the
+	// lease, a stalled process) cannot overwrite another's work.
+	Lease, Holder string
 }
+
+// ErrLeaseLost is returned by ApplyMatch when the pass's lease went to
+// another server.
+var ErrLeaseLost = errors.New("the lease went to another server during the pass")
 
 // ApplyMatch stores a matcher pass.
 func (s *Store) ApplyMatch(ctx context.Context, u MatchUpdate) error {
 	now := micros(s.now())
 	err := s.inTx(ctx, func(tx *Tx) error {
+		if u.Lease != "" {
+			q := "SELECT holder, expires_at FROM leases WHERE name = ?"
+			if s.loc.Engine == Postgres {
+				q += " FOR UPDATE"
+			}
+			var holder string
+			var exp int64
+			if err := tx.queryRow(ctx, q, u.Lease).Scan(&holder, &exp); err != nil || holder != u.Holder || exp <= now {
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("check lease %s: %w", u.Lease, classify(err))
+				}
+				return ErrLeaseLost
+			}
+		}
 		for chunk := range slices.Chunk(u.Changed, 500) {
 			if _, err := tx.tx.ExecContext(ctx, tx.s.rebind("DELETE FROM key_hits WHERE advisory_id IN ("+placeholders(len(chunk))+")"), anys(chunk)...); err != nil {
 				return fmt.Errorf("drop stale evaluations: %w", classify(err))
