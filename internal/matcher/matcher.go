@@ -117,8 +117,7 @@ func (m *Matcher) Run(ctx context.Context) {
 	t := time.NewTicker(m.interval)
 	defer t.Stop()
 	for {
-		ttl := 3*m.interval + 10*time.Second
-		if ok, err := m.st.TakeLease(ctx, leaseName, m.holder, ttl); err != nil {
+		if ok, err := m.st.TakeLease(ctx, leaseName, m.holder, m.leaseTTL()); err != nil {
 			m.log.Warn("matcher lease", "err", err)
 		} else if ok {
 			if st, err := m.syncLeased(ctx); err != nil {
@@ -146,6 +145,9 @@ func (m *Matcher) Run(ctx context.Context) {
 		}
 	}
 }
+
+// leaseTTL is how long the matcher lease lasts without renewal.
+func (m *Matcher) leaseTTL() time.Duration { return 3*m.interval + 10*time.Second }
 
 // Stats says what one Sync did.
 type Stats struct {
@@ -442,6 +444,17 @@ func (m *Matcher) sync(ctx context.Context, leased bool) (Stats, error) {
 	}
 	st.Hosts = len(dirty)
 	if len(u.Hosts) > 0 || len(u.Advisories) > 0 || len(u.Keys) > 0 || u.Seq > 0 || len(u.Changed) > 0 {
+		if leased {
+			// Renewed just before committing, so that a pass longer than
+			// the lease still commits when nobody else took it over.
+			ok, err := m.st.TakeLease(ctx, leaseName, m.holder, m.leaseTTL())
+			if err != nil {
+				return st, err
+			}
+			if !ok {
+				return st, store.ErrLeaseLost
+			}
+		}
 		if err := m.st.ApplyMatch(ctx, u); err != nil {
 			return st, err
 		}
