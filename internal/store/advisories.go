@@ -157,24 +157,15 @@ func (t *Tx) importRecords(ctx context.Context, source string, recs []*osv.Recor
 	for i, r := range recs {
 		ids[i] = r.ID
 	}
-	for chunk := range slices.Chunk(ids, 500) {
-		rows, err := t.tx.QueryContext(ctx, t.s.rebind("SELECT id, modified FROM advisories WHERE id IN ("+placeholders(len(chunk))+")"), anys(chunk)...)
-		if err != nil {
-			return fmt.Errorf("read stored advisories: %w", classify(err))
-		}
-		for rows.Next() {
-			var id string
-			var mod int64
-			if err := rows.Scan(&id, &mod); err != nil {
-				rows.Close()
-				return classify(err)
-			}
-			stored[id] = mod
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return classify(err)
-		}
+	err := inChunks(ctx, txQuerier{t}, "SELECT id, modified FROM advisories WHERE id IN (%s)", ids, func(rows *sql.Rows) error {
+		var id string
+		var mod int64
+		err := rows.Scan(&id, &mod)
+		stored[id] = mod
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("read stored advisories: %w", classify(err))
 	}
 	// The same id twice in one import: the newest copy is the one
 	// imported, the others count as older.
@@ -240,11 +231,6 @@ func (t *Tx) importRecords(ctx context.Context, source string, recs []*osv.Recor
 		if err != nil {
 			return fmt.Errorf("encode advisory %s: %w", r.ID, err)
 		}
-		a := severity.Of(r, linked)
-		var score any
-		if a.CVSS != nil {
-			score = a.CVSS.Base
-		}
 		var published, withdrawn any
 		if !r.Published.IsZero() {
 			published = micros(r.Published)
@@ -252,8 +238,8 @@ func (t *Tx) importRecords(ctx context.Context, source string, recs []*osv.Recor
 		if !r.Withdrawn.IsZero() {
 			withdrawn = micros(r.Withdrawn)
 		}
-		advRows = append(advRows, []any{r.ID, micros(r.Modified), published, withdrawn, truncate(r.Summary, 1000), string(a.Level), string(a.Step),
-			truncate(a.String(), 1000), score, truncate(source, 500), js, micros(now), seq})
+		advRows = append(advRows, append(append([]any{r.ID, micros(r.Modified), published, withdrawn, truncate(r.Summary, 1000)},
+			severityColumns(severity.Of(r, linked))...), truncate(source, 500), js, micros(now), seq))
 		seen := map[[2]string]bool{}
 		for _, af := range r.Affected {
 			if af.Package == nil {
@@ -325,42 +311,39 @@ func (t *Tx) linkedRecords(ctx context.Context, batch map[string]*osv.Record) fu
 // CVE records just imported and had no rating of their own (severity's
 // third step).
 func (t *Tx) reassessLinked(ctx context.Context, cves []string, batch map[string]*osv.Record) error {
+	var recs []*osv.Record
+	err := inChunks(ctx, txQuerier{t}, `SELECT a.record FROM advisories a JOIN advisory_cves c ON c.advisory_id = a.id
+		WHERE c.cve IN (%s) AND a.id <> c.cve AND a.severity_step IN ('none', 'linked')`, cves, func(rows *sql.Rows) error {
+		var js []byte
+		if err := rows.Scan(&js); err != nil {
+			return err
+		}
+		if r, err := osv.Parse(js); err == nil {
+			recs = append(recs, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reassess linked advisories: %w", classify(err))
+	}
 	linked := t.linkedRecords(ctx, batch)
-	for chunk := range slices.Chunk(cves, 500) {
-		rows, err := t.tx.QueryContext(ctx, t.s.rebind(`SELECT a.id, a.record FROM advisories a JOIN advisory_cves c ON c.advisory_id = a.id
-			WHERE c.cve IN (`+placeholders(len(chunk))+`) AND a.id <> c.cve AND a.severity_step IN ('none', 'linked')`), anys(chunk)...)
-		if err != nil {
-			return fmt.Errorf("reassess linked advisories: %w", classify(err))
-		}
-		var recs []*osv.Record
-		for rows.Next() {
-			var id string
-			var js []byte
-			if err := rows.Scan(&id, &js); err != nil {
-				rows.Close()
-				return classify(err)
-			}
-			if r, err := osv.Parse(js); err == nil {
-				recs = append(recs, r)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return classify(err)
-		}
-		for _, r := range recs {
-			a := severity.Of(r, linked)
-			var score any
-			if a.CVSS != nil {
-				score = a.CVSS.Base
-			}
-			if _, err := t.exec(ctx, "UPDATE advisories SET severity = ?, severity_step = ?, severity_why = ?, cvss_score = ? WHERE id = ?",
-				string(a.Level), string(a.Step), truncate(a.String(), 1000), score, r.ID); err != nil {
-				return fmt.Errorf("reassess %s: %w", r.ID, err)
-			}
+	for _, r := range recs {
+		if _, err := t.exec(ctx, "UPDATE advisories SET severity = ?, severity_step = ?, severity_why = ?, cvss_score = ? WHERE id = ?",
+			append(severityColumns(severity.Of(r, linked)), r.ID)...); err != nil {
+			return fmt.Errorf("reassess %s: %w", r.ID, err)
 		}
 	}
 	return nil
+}
+
+// severityColumns are an assessment's severity, severity_step,
+// severity_why and cvss_score columns.
+func severityColumns(a severity.Assessment) []any {
+	var score any
+	if a.CVSS != nil {
+		score = a.CVSS.Base
+	}
+	return []any{string(a.Level), string(a.Step), truncate(a.String(), 1000), score}
 }
 
 // enrich recomputes the KEV and EPSS columns of the advisories selected by
@@ -716,23 +699,17 @@ func (s *Store) loadCVEs(ctx context.Context, advs []patchbay.Advisory) error {
 	for i, a := range advs {
 		byID[a.ID], ids[i] = i, a.ID
 	}
-	for chunk := range slices.Chunk(ids, 500) {
-		rows, err := s.queryUncached(ctx, "SELECT advisory_id, cve FROM advisory_cves WHERE advisory_id IN ("+placeholders(len(chunk))+") ORDER BY cve", anys(chunk)...)
-		if err != nil {
-			return fmt.Errorf("load CVEs: %w", err)
-		}
-		for rows.Next() {
+	err := inChunks(ctx, s.readQuerier(), "SELECT advisory_id, cve FROM advisory_cves WHERE advisory_id IN (%s) ORDER BY cve", ids,
+		func(rows *sql.Rows) error {
 			var id, cve string
 			if err := rows.Scan(&id, &cve); err != nil {
-				rows.Close()
-				return classify(err)
+				return err
 			}
 			advs[byID[id]].CVEs = append(advs[byID[id]].CVEs, cve)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return classify(err)
-		}
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("load CVEs: %w", err)
 	}
 	return nil
 }

@@ -134,6 +134,12 @@ func (s *Store) InventoriesPackageIDs(ctx context.Context, invIDs []int64) (map[
 // packages never change, so callers may cache the answer.
 func (s *Store) PackagesByID(ctx context.Context, ids []int64) (map[int64]patchbay.Package, error) {
 	out := make(map[int64]patchbay.Package, len(ids))
+	return out, s.loadPackages(ctx, ids, out)
+}
+
+// loadPackages reads the interned packages with the given ids into into.
+func (s *Store) loadPackages(ctx context.Context, ids []int64, into map[int64]patchbay.Package) error {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
 	err := inChunks(ctx, s.readQuerier(), "SELECT id, ecosystem, name, version, arch, source_name, source_version FROM packages WHERE id IN (%s)",
 		ids, func(rows *sql.Rows) error {
 			var id int64
@@ -141,13 +147,13 @@ func (s *Store) PackagesByID(ctx context.Context, ids []int64) (map[int64]patchb
 			if err := rows.Scan(&id, &p.Ecosystem, &p.Name, &p.Version, &p.Arch, &p.SourceName, &p.SourceVersion); err != nil {
 				return err
 			}
-			out[id] = p
+			into[id] = p
 			return nil
 		})
 	if err != nil {
-		return nil, fmt.Errorf("load packages: %w", err)
+		return fmt.Errorf("load packages: %w", err)
 	}
-	return out, nil
+	return nil
 }
 
 // MatcherSeq returns the advisory seq the matcher has finished.
@@ -163,30 +169,24 @@ func (s *Store) MatcherSeq(ctx context.Context) (int64, error) {
 // evaluated has no entry.
 func (s *Store) AdvisoryPairs(ctx context.Context, ids []string) (map[string]AdvisoryHosts, error) {
 	out := map[string]AdvisoryHosts{}
-	for chunk := range slices.Chunk(ids, 500) {
-		rows, err := s.queryUncached(ctx, "SELECT advisory_id, pairs, fixable FROM advisory_hosts WHERE advisory_id IN ("+placeholders(len(chunk))+")", anys(chunk)...)
-		if err != nil {
-			return nil, fmt.Errorf("read advisory hosts: %w", err)
-		}
-		for rows.Next() {
+	err := inChunks(ctx, s.readQuerier(), "SELECT advisory_id, pairs, fixable FROM advisory_hosts WHERE advisory_id IN (%s)", ids,
+		func(rows *sql.Rows) error {
 			var a AdvisoryHosts
 			var blob []byte
 			var fixable int
 			if err := rows.Scan(&a.Advisory, &blob, &fixable); err != nil {
-				rows.Close()
-				return nil, classify(err)
+				return err
 			}
+			var err error
 			if a.Pairs, err = decodePairs(blob); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("advisory %s hosts: %w", a.Advisory, err)
+				return fmt.Errorf("advisory %s hosts: %w", a.Advisory, err)
 			}
 			a.Fixable = fixable != 0
 			out[a.Advisory] = a
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, classify(err)
-		}
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("read advisory hosts: %w", err)
 	}
 	return out, nil
 }
@@ -194,23 +194,14 @@ func (s *Store) AdvisoryPairs(ctx context.Context, ids []string) (map[string]Adv
 // WithdrawnAmong returns which of ids are withdrawn advisories.
 func (s *Store) WithdrawnAmong(ctx context.Context, ids []string) (map[string]bool, error) {
 	out := map[string]bool{}
-	for chunk := range slices.Chunk(ids, 500) {
-		rows, err := s.queryUncached(ctx, "SELECT id FROM advisories WHERE withdrawn IS NOT NULL AND id IN ("+placeholders(len(chunk))+")", anys(chunk)...)
-		if err != nil {
-			return nil, fmt.Errorf("read advisories: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, classify(err)
-			}
-			out[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, classify(err)
-		}
+	err := inChunks(ctx, s.readQuerier(), "SELECT id FROM advisories WHERE withdrawn IS NOT NULL AND id IN (%s)", ids, func(rows *sql.Rows) error {
+		var id string
+		err := rows.Scan(&id)
+		out[id] = true
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read advisories: %w", err)
 	}
 	return out, nil
 }
@@ -382,9 +373,8 @@ type findingHost struct {
 	retired  bool
 }
 
-func (s *Store) findingHosts(ctx context.Context, ids []int64) (map[int64]findingHost, error) {
-	out := map[int64]findingHost{}
-	err := inChunks(ctx, s.readQuerier(), `SELECT id, hostname, findings_key, COALESCE(findings_inventory_id, 0), COALESCE(findings_since, 0),
+func (s *Store) loadFindingHosts(ctx context.Context, ids []int64, into map[int64]findingHost) error {
+	return inChunks(ctx, s.readQuerier(), `SELECT id, hostname, findings_key, COALESCE(findings_inventory_id, 0), COALESCE(findings_since, 0),
 		retired_at IS NOT NULL FROM hosts WHERE id IN (%s)`, ids, func(rows *sql.Rows) error {
 		var h findingHost
 		var key string
@@ -392,10 +382,9 @@ func (s *Store) findingHosts(ctx context.Context, ids []int64) (map[int64]findin
 			return err
 		}
 		h.platform, h.kernel = ParseFindingsKey(key)
-		out[h.id] = h
+		into[h.id] = h
 		return nil
 	})
-	return out, err
 }
 
 // FindingsKey is what, beside the inventory, decides a host's findings.
@@ -424,38 +413,27 @@ func (s *Store) keyHits(ctx context.Context, keys []match.Key, advisory string) 
 		}
 	}
 	out := map[match.Key][]KeyHit{}
+	q, args := "SELECT name, version, advisory_id, fixed, why FROM key_hits WHERE ecosystem = ? AND name IN (%s)", []any{nil}
+	if advisory != "" {
+		q, args = "SELECT name, version, advisory_id, fixed, why FROM key_hits WHERE ecosystem = ? AND advisory_id = ? AND name IN (%s)", []any{nil, advisory}
+	}
 	for eco, names := range byEco {
 		slices.Sort(names)
-		names = slices.Compact(names)
-		for chunk := range slices.Chunk(names, 500) {
-			q := "SELECT name, version, advisory_id, fixed, why FROM key_hits WHERE ecosystem = ? AND name IN (" + placeholders(len(chunk)) + ")"
-			args := append([]any{eco}, anys(chunk)...)
-			if advisory != "" {
-				q += " AND advisory_id = ?"
-				args = append(args, advisory)
+		args[0] = eco
+		err := inChunks(ctx, s.readQuerier(), q, slices.Compact(names), func(rows *sql.Rows) error {
+			h := KeyHit{Key: match.Key{Ecosystem: eco}}
+			var fixed, why string
+			if err := rows.Scan(&h.Key.Name, &h.Key.Version, &h.Advisory, &fixed, &why); err != nil {
+				return err
 			}
-			rows, err := s.queryUncached(ctx, q, args...)
-			if err != nil {
-				return nil, fmt.Errorf("read evaluations: %w", err)
-			}
-			for rows.Next() {
-				var h KeyHit
-				var fixed, why string
-				h.Key.Ecosystem = eco
-				if err := rows.Scan(&h.Key.Name, &h.Key.Version, &h.Advisory, &fixed, &why); err != nil {
-					rows.Close()
-					return nil, classify(err)
-				}
-				if !want[h.Key] {
-					continue
-				}
+			if want[h.Key] {
 				h.Fixed, h.Why = splitNonEmpty(fixed, " "), splitNonEmpty(why, "\n")
 				out[h.Key] = append(out[h.Key], h)
 			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return nil, classify(err)
-			}
+			return nil
+		}, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read evaluations: %w", err)
 		}
 	}
 	return out, nil
@@ -478,53 +456,37 @@ type advisoryInfo struct {
 
 func (s *Store) advisoryInfo(ctx context.Context, ids []string) (map[string]advisoryInfo, error) {
 	out := map[string]advisoryInfo{}
-	for chunk := range slices.Chunk(ids, 500) {
-		rows, err := s.queryUncached(ctx, `SELECT a.id, a.severity, a.kev, a.epss, COALESCE(ah.since, 0) FROM advisories a
-			LEFT JOIN advisory_hosts ah ON ah.advisory_id = a.id WHERE a.id IN (`+placeholders(len(chunk))+")", anys(chunk)...)
-		if err != nil {
-			return nil, fmt.Errorf("read advisories: %w", err)
+	err := inChunks(ctx, s.readQuerier(), `SELECT a.id, a.severity, a.kev, a.epss, COALESCE(ah.since, 0) FROM advisories a
+		LEFT JOIN advisory_hosts ah ON ah.advisory_id = a.id WHERE a.id IN (%s)`, ids, func(rows *sql.Rows) error {
+		var id string
+		var in advisoryInfo
+		var kev int
+		var epss sql.NullFloat64
+		if err := rows.Scan(&id, &in.severity, &kev, &epss, &in.since); err != nil {
+			return err
 		}
-		for rows.Next() {
-			var id string
-			var in advisoryInfo
-			var kev int
-			var epss sql.NullFloat64
-			if err := rows.Scan(&id, &in.severity, &kev, &epss, &in.since); err != nil {
-				rows.Close()
-				return nil, classify(err)
-			}
-			in.kev = kev != 0
-			if epss.Valid {
-				in.epss = &epss.Float64
-			}
-			out[id] = in
+		in.kev = kev != 0
+		if epss.Valid {
+			in.epss = &epss.Float64
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, classify(err)
-		}
+		out[id] = in
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read advisories: %w", err)
 	}
 	return out, nil
 }
 
-// lastEvents returns the newest event of each (advisory, package) of host,
-// or of each (host, package) of advisory.
-func (s *Store) lastEvents(ctx context.Context, host int64, advisory string) (map[[3]string]FindingEvent, error) {
-	q := "SELECT host_id, advisory_id, package_id, at, status, installed FROM finding_events WHERE "
-	var args []any
-	if host != 0 {
-		q += "host_id = ?"
-		args = append(args, host)
-	} else {
-		q += "advisory_id = ?"
-		args = append(args, advisory)
-	}
-	rows, err := s.query(ctx, q+" ORDER BY at", args...)
+// findingEvents returns the events of a host (column "host_id") or an
+// advisory ("advisory_id"), oldest first.
+func (s *Store) findingEvents(ctx context.Context, column string, value any) ([]FindingEvent, error) {
+	rows, err := s.query(ctx, "SELECT host_id, advisory_id, package_id, at, status, installed FROM finding_events WHERE "+column+" = ? ORDER BY at", value)
 	if err != nil {
 		return nil, fmt.Errorf("read finding history: %w", err)
 	}
 	defer rows.Close()
-	out := map[[3]string]FindingEvent{}
+	out := []FindingEvent{}
 	for rows.Next() {
 		var e FindingEvent
 		var at int64
@@ -533,13 +495,28 @@ func (s *Store) lastEvents(ctx context.Context, host int64, advisory string) (ma
 			return nil, classify(err)
 		}
 		e.At, e.Status = fromMicros(at), patchbay.FindingStatus(status)
-		out[eventKey(e.HostID, e.Advisory, e.PackageID)] = e
+		out = append(out, e)
 	}
 	return out, classify(rows.Err())
 }
 
-func eventKey(host int64, advisory string, pkg int64) [3]string {
-	return [3]string{idString(host), advisory, idString(pkg)}
+// FindingHistory returns the changes of a host's findings, oldest first.
+func (s *Store) FindingHistory(ctx context.Context, host int64) ([]FindingEvent, error) {
+	return s.findingEvents(ctx, "host_id", host)
+}
+
+// findingID names one finding: host × package × advisory.
+type findingID struct {
+	host, pkg int64
+	advisory  string
+}
+
+// findingItem is a finding being listed: open (hit set) or from the
+// history (ev set).
+type findingItem struct {
+	findingID
+	hit *KeyHit
+	ev  *FindingEvent
 }
 
 // Findings lists findings of one host or one advisory (one of the two is
@@ -553,116 +530,54 @@ func (s *Store) Findings(ctx context.Context, f patchbay.FindingFilter) ([]patch
 	if len(statuses) == 0 {
 		statuses = []patchbay.FindingStatus{patchbay.FindingOpen}
 	}
-	type item struct {
-		host     int64
-		pkg      int64
-		advisory string
-		hit      *KeyHit
-		ev       *FindingEvent
+	column, value := "advisory_id", any(f.Advisory)
+	if f.HostID != 0 {
+		column, value = "host_id", f.HostID
 	}
-	var items []item
-	events, err := s.lastEvents(ctx, f.HostID, f.Advisory)
+	history, err := s.findingEvents(ctx, column, value)
 	if err != nil {
 		return nil, err
 	}
-	var hostIDs, pkgIDs []int64
-	var hosts map[int64]findingHost
-	open := map[[3]string]bool{}
+	last := map[findingID]FindingEvent{}
+	for _, e := range history {
+		last[findingID{e.HostID, e.PackageID, e.Advisory}] = e
+	}
+	hosts, pkgs := map[int64]findingHost{}, map[int64]patchbay.Package{}
+	var items []findingItem
 	if slices.Contains(statuses, patchbay.FindingOpen) {
-		var pairs []Pair
-		if f.HostID != 0 {
-			if hosts, err = s.findingHosts(ctx, []int64{f.HostID}); err != nil {
-				return nil, err
-			}
-			h, ok := hosts[f.HostID]
-			if !ok {
-				return nil, patchbay.Errorf(patchbay.ENotFound, "no host %d", f.HostID)
-			}
-			if h.inv != 0 && !h.retired {
-				ids, err := s.InventoryPackageIDs(ctx, h.inv)
-				if err != nil {
-					return nil, err
-				}
-				for _, id := range ids {
-					pairs = append(pairs, MakePair(h.id, id))
-				}
-			}
-		} else {
-			m, err := s.AdvisoryPairs(ctx, []string{f.Advisory})
-			if err != nil {
-				return nil, err
-			}
-			pairs = m[f.Advisory].Pairs
-		}
-		for _, p := range pairs {
-			hostIDs, pkgIDs = append(hostIDs, p.Host()), append(pkgIDs, p.Package())
-		}
-		slices.Sort(hostIDs)
-		hostIDs = slices.Compact(hostIDs)
-		if hosts, err = s.findingHosts(ctx, hostIDs); err != nil {
+		if items, err = s.openFindings(ctx, f, hosts, pkgs); err != nil {
 			return nil, err
-		}
-		pkgs, err := s.PackagesByID(ctx, pkgIDs)
-		if err != nil {
-			return nil, err
-		}
-		// The evaluations of each pair's key, then the pairs they hit.
-		pkgNames := make([]patchbay.Package, len(pairs))
-		keys := make([]match.Key, 0, len(pairs))
-		kernelSkip := map[int64]map[int]bool{}
-		if f.HostID != 0 {
-			h := hosts[f.HostID]
-			for i, p := range pairs {
-				pkgNames[i] = pkgs[p.Package()]
-			}
-			kernelSkip[f.HostID] = match.KernelsNotRunning(pkgNames, h.kernel)
-		}
-		pairKeys := make([]match.Key, len(pairs))
-		for i, p := range pairs {
-			h := hosts[p.Host()]
-			if h.retired || kernelSkip[p.Host()][i] {
-				continue
-			}
-			if k, ok := match.KeyOf(h.platform, pkgs[p.Package()]); ok {
-				pairKeys[i] = k
-				keys = append(keys, k)
-			}
-		}
-		hits, err := s.keyHits(ctx, keys, f.Advisory)
-		if err != nil {
-			return nil, err
-		}
-		for i, p := range pairs {
-			for j := range hits[pairKeys[i]] {
-				h := &hits[pairKeys[i]][j]
-				items = append(items, item{host: p.Host(), pkg: p.Package(), advisory: h.Advisory, hit: h})
-				open[eventKey(p.Host(), h.Advisory, p.Package())] = true
-			}
 		}
 	}
-	for _, e := range events {
-		if e.Status == patchbay.FindingOpen || !slices.Contains(statuses, e.Status) || open[eventKey(e.HostID, e.Advisory, e.PackageID)] {
-			continue
-		}
-		e := e
-		items = append(items, item{host: e.HostID, pkg: e.PackageID, advisory: e.Advisory, ev: &e})
+	open := map[findingID]bool{}
+	for _, it := range items {
+		open[it.findingID] = true
 	}
-	// What the listing shows of hosts, packages and advisories.
-	hostIDs, pkgIDs = hostIDs[:0], pkgIDs[:0]
+	for id, e := range last {
+		if e.Status != patchbay.FindingOpen && slices.Contains(statuses, e.Status) && !open[id] {
+			items = append(items, findingItem{findingID: id, ev: &e})
+		}
+	}
+	// What the listing shows of hosts, packages and advisories not read yet.
+	var hostIDs, pkgIDs []int64
 	var advIDs []string
 	for _, it := range items {
-		hostIDs, pkgIDs, advIDs = append(hostIDs, it.host), append(pkgIDs, it.pkg), append(advIDs, it.advisory)
+		if _, ok := hosts[it.host]; !ok {
+			hostIDs = append(hostIDs, it.host)
+		}
+		if _, ok := pkgs[it.pkg]; !ok {
+			pkgIDs = append(pkgIDs, it.pkg)
+		}
+		advIDs = append(advIDs, it.advisory)
+	}
+	if err := s.loadFindingHosts(ctx, hostIDs, hosts); err != nil {
+		return nil, err
+	}
+	if err := s.loadPackages(ctx, pkgIDs, pkgs); err != nil {
+		return nil, err
 	}
 	slices.Sort(advIDs)
-	advIDs = slices.Compact(advIDs)
-	if hosts, err = s.findingHosts(ctx, hostIDs); err != nil {
-		return nil, err
-	}
-	pkgs, err := s.PackagesByID(ctx, pkgIDs)
-	if err != nil {
-		return nil, err
-	}
-	infos, err := s.advisoryInfo(ctx, advIDs)
+	infos, err := s.advisoryInfo(ctx, slices.Compact(advIDs))
 	if err != nil {
 		return nil, err
 	}
@@ -679,7 +594,7 @@ func (s *Store) Findings(ctx context.Context, f patchbay.FindingFilter) ([]patch
 			fd.Matched = it.hit.Key.Ecosystem + " " + it.hit.Key.Name + " " + it.hit.Key.Version
 			fd.Fixed, fd.Why = it.hit.Fixed, it.hit.Why
 			first := max(h.since, in.since)
-			if e, ok := events[eventKey(it.host, it.advisory, it.pkg)]; ok && e.Status == patchbay.FindingOpen {
+			if e, ok := last[it.findingID]; ok && e.Status == patchbay.FindingOpen {
 				first = micros(e.At)
 			}
 			fd.FirstSeen = fromMicros(first)
@@ -701,25 +616,84 @@ func (s *Store) Findings(ctx context.Context, f patchbay.FindingFilter) ([]patch
 	return out, nil
 }
 
-// FindingHistory returns the changes of a host's findings, oldest first.
-func (s *Store) FindingHistory(ctx context.Context, host int64) ([]FindingEvent, error) {
-	rows, err := s.query(ctx, "SELECT host_id, advisory_id, package_id, at, status, installed FROM finding_events WHERE host_id = ? ORDER BY at", host)
-	if err != nil {
-		return nil, fmt.Errorf("finding history of host %d: %w", host, err)
-	}
-	defer rows.Close()
-	out := []FindingEvent{}
-	for rows.Next() {
-		var e FindingEvent
-		var at int64
-		var status string
-		if err := rows.Scan(&e.HostID, &e.Advisory, &e.PackageID, &at, &status, &e.Installed); err != nil {
-			return nil, classify(err)
+// openFindings derives the open findings of f's host (its evaluated
+// inventory's packages joined with their keys' hits) or of f's advisory
+// (its stored pairs), filling hosts and pkgs with what it read.
+func (s *Store) openFindings(ctx context.Context, f patchbay.FindingFilter, hosts map[int64]findingHost, pkgs map[int64]patchbay.Package) ([]findingItem, error) {
+	var pairs []Pair
+	if f.HostID != 0 {
+		if err := s.loadFindingHosts(ctx, []int64{f.HostID}, hosts); err != nil {
+			return nil, err
 		}
-		e.At, e.Status = fromMicros(at), patchbay.FindingStatus(status)
-		out = append(out, e)
+		h, ok := hosts[f.HostID]
+		if !ok {
+			return nil, patchbay.Errorf(patchbay.ENotFound, "no host %d", f.HostID)
+		}
+		if h.inv == 0 || h.retired {
+			return nil, nil
+		}
+		ids, err := s.InventoryPackageIDs(ctx, h.inv)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			pairs = append(pairs, MakePair(h.id, id))
+		}
+	} else {
+		m, err := s.AdvisoryPairs(ctx, []string{f.Advisory})
+		if err != nil {
+			return nil, err
+		}
+		pairs = m[f.Advisory].Pairs
 	}
-	return out, classify(rows.Err())
+	hostIDs := make([]int64, 0, len(pairs))
+	pkgIDs := make([]int64, 0, len(pairs))
+	for _, p := range pairs {
+		if len(hostIDs) == 0 || hostIDs[len(hostIDs)-1] != p.Host() {
+			hostIDs = append(hostIDs, p.Host())
+		}
+		pkgIDs = append(pkgIDs, p.Package())
+	}
+	if err := s.loadFindingHosts(ctx, hostIDs, hosts); err != nil {
+		return nil, err
+	}
+	if err := s.loadPackages(ctx, pkgIDs, pkgs); err != nil {
+		return nil, err
+	}
+	// A host's kernels installed but not running are left out, as the
+	// matcher leaves them out (an advisory's pairs never hold them).
+	var skip map[int]bool
+	if f.HostID != 0 {
+		inv := make([]patchbay.Package, len(pairs))
+		for i, p := range pairs {
+			inv[i] = pkgs[p.Package()]
+		}
+		skip = match.KernelsNotRunning(inv, hosts[f.HostID].kernel)
+	}
+	pairKeys := make([]match.Key, len(pairs))
+	keys := make([]match.Key, 0, len(pairs))
+	for i, p := range pairs {
+		h := hosts[p.Host()]
+		if h.retired || skip[i] {
+			continue
+		}
+		if k, ok := match.KeyOf(h.platform, pkgs[p.Package()]); ok {
+			pairKeys[i] = k
+			keys = append(keys, k)
+		}
+	}
+	hits, err := s.keyHits(ctx, keys, f.Advisory)
+	if err != nil {
+		return nil, err
+	}
+	var items []findingItem
+	for i, p := range pairs {
+		for j := range hits[pairKeys[i]] {
+			h := &hits[pairKeys[i]][j]
+			items = append(items, findingItem{findingID: findingID{p.Host(), p.Package(), h.Advisory}, hit: h})
+		}
+	}
+	return items, nil
 }
 
 // TakeLease takes or renews the named lease for holder until now+ttl; it

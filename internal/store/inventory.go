@@ -387,14 +387,11 @@ func (s *Store) hostInventory(ctx context.Context, tx *Tx, hostID int64) ([]patc
 	return pkgs, upds, nil
 }
 
-// inChunks runs q (with one %s for the id list) over ids, 500 at a time.
-func inChunks(ctx context.Context, qr querier, q string, ids []int64, each func(*sql.Rows) error) error {
+// inChunks runs q (with one %s for the id list, and args before it) over
+// ids, 500 at a time, calling each for every row.
+func inChunks[T any](ctx context.Context, qr querier, q string, ids []T, each func(*sql.Rows) error, args ...any) error {
 	for chunk := range slices.Chunk(ids, 500) {
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		rows, err := qr.queryRows(ctx, fmt.Sprintf(q, strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")), args...)
+		rows, err := qr.queryRows(ctx, fmt.Sprintf(q, placeholders(len(chunk))), append(slices.Clip(args), anys(chunk)...)...)
 		if err != nil {
 			return err
 		}
