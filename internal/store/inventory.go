@@ -387,28 +387,6 @@ func (s *Store) hostInventory(ctx context.Context, tx *Tx, hostID int64) ([]patc
 	return pkgs, upds, nil
 }
 
-// inChunks runs q (with one %s for the id list, and args before it) over
-// ids, 500 at a time, calling each for every row.
-func inChunks[T any](ctx context.Context, qr querier, q string, ids []T, each func(*sql.Rows) error, args ...any) error {
-	for chunk := range slices.Chunk(ids, 500) {
-		rows, err := qr.queryRows(ctx, fmt.Sprintf(q, placeholders(len(chunk))), append(slices.Clip(args), anys(chunk)...)...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			if err := each(rows); err != nil {
-				rows.Close()
-				return err
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return classify(err)
-		}
-	}
-	return nil
-}
-
 // HostPackages returns the installed packages and available updates of a
 // host's stored inventory; ENotFound for a host that does not exist.
 func (s *Store) HostPackages(ctx context.Context, hostID int64) ([]patchbay.Package, []protocol.Update, error) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -112,4 +113,30 @@ func (s *Store) WhichHosts(ctx context.Context, name string, limit int) ([]Packa
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// PackagesByID returns the interned packages with the given ids. Interned
+// packages never change, so callers may cache the answer.
+func (s *Store) PackagesByID(ctx context.Context, ids []int64) (map[int64]patchbay.Package, error) {
+	out := make(map[int64]patchbay.Package, len(ids))
+	return out, s.loadPackages(ctx, ids, out)
+}
+
+// loadPackages reads the interned packages with the given ids into into.
+func (s *Store) loadPackages(ctx context.Context, ids []int64, into map[int64]patchbay.Package) error {
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	err := inChunks(ctx, s.readQuerier(), "SELECT id, ecosystem, name, version, arch, source_name, source_version FROM packages WHERE id IN (%s)",
+		ids, func(rows *sql.Rows) error {
+			var id int64
+			var p patchbay.Package
+			if err := rows.Scan(&id, &p.Ecosystem, &p.Name, &p.Version, &p.Arch, &p.SourceName, &p.SourceVersion); err != nil {
+				return err
+			}
+			into[id] = p
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("load packages: %w", err)
+	}
+	return nil
 }
