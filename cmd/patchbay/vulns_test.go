@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -164,3 +166,45 @@ func TestFeedsVulnsFindings(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestFeedsFetchAndLimits drives the server-side fetch (`feeds import URL`)
+// against a loopback feed, a feed URL that answers 500, and an upload over
+// --max-feed-bytes: each failure is a clear error and imports nothing.
+func TestFeedsFetchAndLimits(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, filepath.Join(dir, "data"), nil, "--max-feed-bytes", "1048576")
+	env := map[string]string{"HOME": dir, "PATCHBAY_SERVER": ts.url, "PATCHBAY_TOKEN": ts.token}
+	list, err := os.ReadFile(trackerDir + "/DTSA/list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	feedSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/broken" {
+			http.Error(w, "down for maintenance", http.StatusInternalServerError)
+			return
+		}
+		w.Write(list)
+	}))
+	defer feedSrv.Close()
+
+	out, _, err := runCLI(t, env, "feeds", "import", "-o", "json", feedSrv.URL+"/DTSA/list")
+	var res []apiv1.FeedImportResult
+	if err != nil || json.Unmarshal([]byte(out), &res) != nil || len(res) != 1 || res[0].Kind != "debian-tracker" || res[0].Added == 0 {
+		t.Fatalf("feeds import URL: %v %s", err, out)
+	}
+	c, _ := client.New(client.Options{Server: ts.url, Token: ts.token})
+	before, _ := c.Feeds(context.Background())
+
+	if _, _, err := runCLI(t, env, "feeds", "import", feedSrv.URL+"/broken"); err == nil || !strings.Contains(err.Error(), "500") {
+		t.Fatalf("a feed URL answering 500: err %v, want one naming the status", err)
+	}
+	// KEV's catalog is 1.3 MB, over the 1 MiB limit.
+	if _, _, err := runCLI(t, env, "feeds", "import", "../../internal/feed/testdata/kev/known_exploited_vulnerabilities.json"); err == nil ||
+		!strings.Contains(err.Error(), "413") || !strings.Contains(err.Error(), "max-feed-bytes") {
+		t.Fatalf("a feed over --max-feed-bytes: err %v, want 413 naming the setting", err)
+	}
+	after, _ := c.Feeds(context.Background())
+	if after.Advisories != before.Advisories || after.KEV != 0 {
+		t.Fatalf("failed imports changed the store: %d/%d advisories, %d KEV", before.Advisories, after.Advisories, after.KEV)
+	}
+}
