@@ -242,32 +242,7 @@ func readStatusFile(ctx context.Context, e *env, o scanOptions) (scanHost, error
 	} else if !fi.Mode().IsRegular() {
 		return h, fmt.Errorf("--dpkg-status %s: not a regular file", o.dpkgStatus)
 	}
-	// pkgdb reads a database under a root; give it one holding only a link
-	// to the file, so the file is read exactly as a host's would be.
-	abs, err := filepath.Abs(o.dpkgStatus)
-	if err != nil {
-		return h, err
-	}
-	tmpDir := e.getenv("TMPDIR")
-	if tmpDir == "" {
-		tmpDir = os.TempDir()
-	}
-	root, err := os.MkdirTemp(tmpDir, "patchbay-scan-")
-	if err != nil {
-		return h, err
-	}
-	defer os.RemoveAll(root)
-	link := filepath.Join(root, "var", "lib", "dpkg", "status")
-	if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
-		return h, err
-	}
-	if err := os.Symlink(abs, link); err != nil {
-		return h, err
-	}
-	h.pkgs, h.errs = agent.ReadPackages(ctx, root)
-	for i := range h.errs {
-		h.errs[i].Message = strings.ReplaceAll(h.errs[i].Message, link, o.dpkgStatus)
-	}
+	h.pkgs, h.errs = agent.ReadDpkgStatusFile(ctx, o.dpkgStatus)
 	return h, nil
 }
 

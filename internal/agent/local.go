@@ -205,6 +205,20 @@ func ReadPackages(ctx context.Context, root string) ([]protocol.Package, []proto
 	return pkgs, errs
 }
 
+// ReadDpkgStatusFile is ReadPackages for a dpkg status file given on its
+// own (patchbay scan --dpkg-status).
+func ReadDpkgStatusFile(ctx context.Context, path string) ([]protocol.Package, []protocol.SourceError) {
+	read, err := pkgdb.ReadDpkgStatusFile(ctx, path)
+	if err != nil {
+		return []protocol.Package{}, []protocol.SourceError{{Source: sourceNames[pkgdb.Deb], Message: err.Error()}}
+	}
+	pkgs := make([]protocol.Package, len(read))
+	for i, p := range read {
+		pkgs[i] = wirePackage(p)
+	}
+	return pkgs, nil
+}
+
 func (l *LocalInventory) root() string {
 	if l.Root == "" {
 		return "/"

@@ -63,6 +63,21 @@ func (DpkgReader) Read(ctx context.Context, root string) ([]Package, error) {
 	return db.installed(), nil
 }
 
+// ReadDpkgStatusFile returns the installed packages of one dpkg status
+// file given on its own (a copy taken from a host), read as Read reads a
+// root's: there is no journal of updates beside it.
+func ReadDpkgStatusFile(ctx context.Context, path string) ([]Package, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read dpkg status %s: %w", path, err)
+	}
+	pkgs, err := parseDpkgStatus(ctx, data)
+	if err != nil {
+		return nil, fmt.Errorf("read dpkg status %s: %w", path, err)
+	}
+	return pkgs, nil
+}
+
 // parseDpkgStatus parses the text of a status file and returns its
 // installed packages; it is Read without the file system, for tests and
 // fuzzing.
