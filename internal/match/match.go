@@ -264,13 +264,6 @@ func KernelsNotRunning(pkgs []patchbay.Package, running string) map[int]bool {
 		return nil
 	}
 	debRunning := "linux-image-" + running
-	isDebImage := func(p patchbay.Package) bool {
-		return p.Ecosystem == "deb" && strings.HasPrefix(p.Name, "linux-image-") &&
-			len(p.Name) > len("linux-image-") && p.Name[len("linux-image-")] >= '0' && p.Name[len("linux-image-")] <= '9'
-	}
-	isRPMKernel := func(p patchbay.Package) bool {
-		return p.Ecosystem == "rpm" && (p.Name == "kernel" || strings.HasPrefix(p.Name, "kernel-core") || strings.HasPrefix(p.Name, "kernel-modules"))
-	}
 	rpmRelease := func(p patchbay.Package) string {
 		_, vr, ok := strings.Cut(p.Version, ":")
 		if !ok {
@@ -278,9 +271,12 @@ func KernelsNotRunning(pkgs []patchbay.Package, running string) map[int]bool {
 		}
 		return vr + "." + p.Arch
 	}
+	isRunning := func(p patchbay.Package) bool {
+		return p.Ecosystem == "deb" && p.Name == debRunning || p.Ecosystem == "rpm" && rpmRelease(p) == running
+	}
 	found := false
 	for _, p := range pkgs {
-		if isDebImage(p) && p.Name == debRunning || isRPMKernel(p) && rpmRelease(p) == running {
+		if IsKernel(p) && isRunning(p) {
 			found = true
 			break
 		}
@@ -290,11 +286,25 @@ func KernelsNotRunning(pkgs []patchbay.Package, running string) map[int]bool {
 	}
 	skip := map[int]bool{}
 	for i, p := range pkgs {
-		if isDebImage(p) && p.Name != debRunning || isRPMKernel(p) && rpmRelease(p) != running {
+		if IsKernel(p) && !isRunning(p) {
 			skip[i] = true
 		}
 	}
 	return skip
+}
+
+// IsKernel reports whether p is a kernel package that can be installed
+// beside others of its kind: Debian's versioned images linux-image-RELEASE,
+// and the rpm kernel, kernel-core and kernel-modules… packages.
+func IsKernel(p patchbay.Package) bool {
+	switch p.Ecosystem {
+	case "deb":
+		rest, ok := strings.CutPrefix(p.Name, "linux-image-")
+		return ok && rest != "" && rest[0] >= '0' && rest[0] <= '9'
+	case "rpm":
+		return p.Name == "kernel" || strings.HasPrefix(p.Name, "kernel-core") || strings.HasPrefix(p.Name, "kernel-modules")
+	}
+	return false
 }
 
 // aliases collects a record's other names: aliases and upstream (where

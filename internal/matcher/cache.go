@@ -5,7 +5,6 @@ import (
 	"context"
 	"maps"
 	"slices"
-	"strings"
 
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/internal/match"
@@ -67,17 +66,11 @@ func (m *Matcher) loadInventories(ctx context.Context, hosts []store.MatchHost) 
 		for _, n := range advisoryNames(p) {
 			m.byName[n] = append(m.byName[n], id)
 		}
-		if isKernel(p) {
+		if match.IsKernel(p) {
 			m.kernels[id] = true
 		}
 	}
 	return gone, nil
-}
-
-// isKernel reports whether p may be a kernel package installed beside
-// others (see match.KernelsNotRunning).
-func isKernel(p patchbay.Package) bool {
-	return strings.HasPrefix(p.Name, "linux-image-") || strings.HasPrefix(p.Name, "kernel")
 }
 
 // advisoryNames are the names advisories may use for p: its source and
