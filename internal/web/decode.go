@@ -78,6 +78,19 @@ func queryInt(r *http.Request, name string, def, min, max int64) (int64, error) 
 	return n, nil
 }
 
+// queryBool reads an optional boolean query parameter (false when absent).
+func queryBool(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, patchbay.FieldError(patchbay.EInvalid, name, "want true or false, got %q", v)
+	}
+	return b, nil
+}
+
 // pathID reads an integer path parameter.
 func pathID(r *http.Request, name string) (int64, error) {
 	s := r.PathValue(name)

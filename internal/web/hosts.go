@@ -28,23 +28,20 @@ func (s *Server) hostFilter(r *http.Request) (patchbay.HostFilter, error) {
 			*dst = s.now().Add(-d)
 		}
 	}
-	for name, dst := range map[string]*bool{"duplicates": &f.Duplicates, "retired": &f.Retired} {
-		if v := q.Get(name); v != "" {
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return f, patchbay.FieldError(patchbay.EInvalid, name, "want true or false, got %q", v)
-			}
-			*dst = b
-		}
+	var err error
+	if f.Duplicates, err = queryBool(r, "duplicates"); err != nil {
+		return f, err
 	}
-	if v := q.Get("reboot_required"); v != "" {
-		b, err := strconv.ParseBool(v)
+	if f.Retired, err = queryBool(r, "retired"); err != nil {
+		return f, err
+	}
+	if q.Get("reboot_required") != "" {
+		b, err := queryBool(r, "reboot_required")
 		if err != nil {
-			return f, patchbay.FieldError(patchbay.EInvalid, "reboot_required", "want true or false, got %q", v)
+			return f, err
 		}
 		f.RebootRequired = &b
 	}
-	var err error
 	if f.Cursor, err = queryInt(r, "cursor", 0, 0, 1<<62); err != nil {
 		return f, err
 	}

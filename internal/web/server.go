@@ -7,9 +7,10 @@ package web
 import (
 	"log/slog"
 
-	"github.com/patchbay/patchbay"
 	"net/http"
 	"time"
+
+	"github.com/patchbay/patchbay"
 
 	"github.com/prometheus/client_golang/prometheus"
 

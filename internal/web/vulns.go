@@ -22,18 +22,6 @@ import (
 // says otherwise: osv.dev's Debian all.zip is a few tens of MiB.
 const DefaultMaxFeedBytes = 512 << 20
 
-func queryBool(r *http.Request, name string) (bool, error) {
-	v := r.URL.Query().Get(name)
-	if v == "" {
-		return false, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, patchbay.FieldError(patchbay.EInvalid, name, "want true or false, got %q", v)
-	}
-	return b, nil
-}
-
 func (s *Server) handleVulnsList() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, err := func() (patchbay.AdvisoryFilter, error) {
