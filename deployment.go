@@ -1,0 +1,247 @@
+package patchbay
+
+import "time"
+
+// DeploymentState is where a deployment is in its life: draft → awaiting
+// approval → approved → scheduled → running → (paused | halted) →
+// completed | rolled back | cancelled.
+type DeploymentState string
+
+// The states.
+const (
+	DeploymentDraft            DeploymentState = "draft"
+	DeploymentAwaitingApproval DeploymentState = "awaiting_approval"
+	DeploymentApproved         DeploymentState = "approved"
+	DeploymentScheduled        DeploymentState = "scheduled"
+	DeploymentRunning          DeploymentState = "running"
+	DeploymentPaused           DeploymentState = "paused"
+	DeploymentHalted           DeploymentState = "halted"
+	DeploymentCompleted        DeploymentState = "completed"
+	DeploymentRolledBack       DeploymentState = "rolled_back"
+	DeploymentCancelled        DeploymentState = "cancelled"
+)
+
+// DeploymentStates lists every state in life order.
+var DeploymentStates = []DeploymentState{
+	DeploymentDraft, DeploymentAwaitingApproval, DeploymentApproved, DeploymentScheduled, DeploymentRunning,
+	DeploymentPaused, DeploymentHalted, DeploymentCompleted, DeploymentRolledBack, DeploymentCancelled,
+}
+
+// Active reports whether a deployment in state s may still change hosts.
+func (s DeploymentState) Active() bool {
+	switch s {
+	case DeploymentCompleted, DeploymentRolledBack, DeploymentCancelled:
+		return false
+	}
+	return true
+}
+
+// StateReason says why a deployment is in its state, as a closed set a
+// program can act on; Deployment.Detail adds words for a person.
+type StateReason string
+
+// The reasons.
+const (
+	ReasonProposed     StateReason = "proposed"       // made by a policy's scheduler or a person
+	ReasonNeedsApprove StateReason = "needs_approval" // its policy requires an approver
+	ReasonAutoApproved StateReason = "auto_approved"  // every update matched the policy's auto-approval rules
+	ReasonApproved     StateReason = "approved"       // an approver approved it
+	ReasonRejected     StateReason = "rejected"       // an approver rejected it
+	ReasonCancelled    StateReason = "cancelled"      // a person cancelled it
+)
+
+// Deployment is chosen updates × chosen hosts, delivered in rings inside
+// the hosts' maintenance windows. A policy's scheduler proposes one per
+// policy window (Key makes that idempotent); a person may propose one too.
+type Deployment struct {
+	ID    int64           `json:"id"`
+	Name  string          `json:"name"`
+	Key   string          `json:"key,omitempty"` // scheduler proposals: policy:ID:v:VERSION:ZONE:START:auto|approval (docs/policies.md)
+	State DeploymentState `json:"state"`
+	// Reason is why it is in State; Detail says it in words.
+	Reason StateReason `json:"reason"`
+	Detail string      `json:"detail,omitempty"`
+
+	PolicyID      *int64 `json:"policy_id,omitempty"`
+	PolicyVersion int    `json:"policy_version,omitempty"`
+	RequestedBy   int64  `json:"requested_by,omitempty"` // 0: a policy's scheduler
+	Emergency     bool   `json:"emergency,omitempty"`
+
+	// Window is the window the scheduler proposed it for; Windows are the
+	// rules its jobs keep (each host patches only inside them).
+	WindowStart *time.Time   `json:"window_start,omitempty"`
+	WindowEnd   *time.Time   `json:"window_end,omitempty"`
+	Windows     []WindowSpec `json:"windows"`
+	Rings       []Ring       `json:"rings"`
+	Reboot      RebootRule   `json:"reboot"`
+
+	Hosts     []DeploymentHost `json:"hosts,omitempty"`
+	HostCount int              `json:"host_count"`
+	Approvals []Approval       `json:"approvals,omitempty"`
+
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Ring is one ring of a deployment: its spec and the hosts it holds.
+type Ring struct {
+	RingSpec
+	Hosts int `json:"hosts"`
+}
+
+// DeploymentHost is one host's part of a deployment: its ring and the
+// updates it installs.
+type DeploymentHost struct {
+	HostID   int64           `json:"host_id"`
+	Hostname string          `json:"hostname,omitempty"`
+	Ring     int             `json:"ring"`
+	Updates  []PlannedUpdate `json:"updates"`
+}
+
+// PlannedUpdate is one package change a deployment makes on a host: an
+// exact version to install, and the version it replaces.
+type PlannedUpdate struct {
+	Ecosystem   string   `json:"ecosystem"`
+	Name        string   `json:"name"`
+	Arch        string   `json:"arch"`
+	FromVersion string   `json:"from_version"`
+	ToVersion   string   `json:"to_version"`
+	Class       string   `json:"class"`
+	Fixes       []string `json:"fixes,omitempty"`
+}
+
+// DeploymentFilter selects deployments in a listing.
+type DeploymentFilter struct {
+	States   []DeploymentState
+	PolicyID int64
+	Limit    int
+	Cursor   int64 // ids below this, newest first
+}
+
+// Decision is an approver's verdict.
+type Decision string
+
+// The decisions.
+const (
+	Approve Decision = "approve"
+	Reject  Decision = "reject"
+)
+
+// Approval is one approver's decision on a deployment or an exception.
+type Approval struct {
+	ID       int64     `json:"id"`
+	Decision Decision  `json:"decision"`
+	By       int64     `json:"by"`
+	ByName   string    `json:"by_name,omitempty"`
+	Comment  string    `json:"comment"`
+	At       time.Time `json:"at"`
+}
+
+// ExceptionState is where an exception (accepted risk) is.
+type ExceptionState string
+
+// The states. An active exception past its expiry reads as expired.
+const (
+	ExceptionPending  ExceptionState = "pending"
+	ExceptionActive   ExceptionState = "active"
+	ExceptionRejected ExceptionState = "rejected"
+	ExceptionRevoked  ExceptionState = "revoked"
+	ExceptionExpired  ExceptionState = "expired"
+)
+
+// Exception accepts the risk of findings: those of an advisory, of a
+// package (by name), or of the hosts of a group, or any combination of the
+// three (all that are set must hold). A person requests it with a reason
+// and an expiry; another person with approval rights approves it. Excepted
+// findings leave the work queue and SLA counting but stay visible; when the
+// exception expires or is revoked they count again.
+type Exception struct {
+	ID          int64          `json:"id"`
+	Advisory    string         `json:"advisory,omitempty"`
+	Package     string         `json:"package,omitempty"`
+	Group       string         `json:"group,omitempty"`
+	Reason      string         `json:"reason"`
+	State       ExceptionState `json:"state"`
+	ExpiresAt   time.Time      `json:"expires_at"`
+	RequestedBy int64          `json:"requested_by"`
+	Approval    *Approval      `json:"approval,omitempty"`
+	CreatedAt   time.Time      `json:"created_at"`
+}
+
+// Covers reports whether e, when active, excepts a finding of advisory on
+// package name on a host in groups.
+func (e *Exception) Covers(advisory, name string, groups []string) bool {
+	if e.Advisory != "" && e.Advisory != advisory {
+		return false
+	}
+	if e.Package != "" && e.Package != name {
+		return false
+	}
+	if e.Group != "" {
+		for _, g := range groups {
+			if g == e.Group {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// StateAt returns e's state at now: an active exception past its expiry is
+// expired.
+func (e *Exception) StateAt(now time.Time) ExceptionState {
+	if e.State == ExceptionActive && !now.Before(e.ExpiresAt) {
+		return ExceptionExpired
+	}
+	return e.State
+}
+
+// HostUpdate is an available update on a host as the work queue lists it:
+// its class and why, the open findings it fixes, and its risk score (see
+// docs/risk.md). ID is "HOST-UPDATE", stable while the host is offered
+// that update.
+type HostUpdate struct {
+	ID            string    `json:"id"`
+	HostID        int64     `json:"host_id"`
+	Hostname      string    `json:"hostname"`
+	Owner         string    `json:"owner,omitempty"`
+	Ecosystem     string    `json:"ecosystem"`
+	Name          string    `json:"name"`
+	Arch          string    `json:"arch"`
+	FromVersion   string    `json:"from_version"`
+	ToVersion     string    `json:"to_version"`
+	SourceVersion string    `json:"source_version,omitempty"`
+	Origin        string    `json:"origin,omitempty"`
+	Archive       string    `json:"archive,omitempty"`
+	Class         string    `json:"class"`
+	ClassReason   string    `json:"class_reason"`
+	Risk          int       `json:"risk"`
+	Fixes         []string  `json:"fixes"`              // advisories whose open findings it fixes on the host
+	Excepted      []string  `json:"excepted,omitempty"` // those of them an active exception covers
+	KEV           bool      `json:"kev"`
+	Severity      string    `json:"severity,omitempty"` // the worst of Fixes
+	FirstSeen     time.Time `json:"first_seen"`         // when the host first offered it
+}
+
+// UpdateFilter selects the work queue's entries.
+type UpdateFilter struct {
+	Classes []string
+	HostID  int64
+	Owner   string
+	Sort    string // "risk" (default: highest first) or "host"
+	Limit   int
+	Cursor  string // opaque, from the previous page
+}
+
+// SLAReport is one owner's findings against their SLA due dates.
+type SLAReport struct {
+	Owner    string `json:"owner"`
+	Hosts    int    `json:"hosts"`
+	Open     int    `json:"open"`
+	Overdue  int    `json:"overdue"`
+	DueSoon  int    `json:"due_soon"` // due within 7 days, not yet overdue
+	Excepted int    `json:"excepted"`
+	// OldestDue is the earliest due date of an overdue finding.
+	OldestDue *time.Time `json:"oldest_due,omitempty"`
+}
