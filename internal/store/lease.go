@@ -39,3 +39,16 @@ func (s *Store) TakeLease(ctx context.Context, name, holder string, ttl time.Dur
 	}
 	return got, nil
 }
+
+// ReleaseLease gives up the named lease if holder has it, so a successor
+// need not wait for it to expire (a server shutting down cleanly).
+func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, "DELETE FROM leases WHERE name = ? AND holder = ?", name, holder)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("release lease %s: %w", name, err)
+	}
+	return nil
+}
