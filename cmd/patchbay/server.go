@@ -20,6 +20,7 @@ import (
 	"github.com/patchbay/patchbay/internal/certs"
 	"github.com/patchbay/patchbay/internal/feedsync"
 	"github.com/patchbay/patchbay/internal/matcher"
+	"github.com/patchbay/patchbay/internal/planner"
 	"github.com/patchbay/patchbay/internal/store"
 	"github.com/patchbay/patchbay/internal/web"
 )
@@ -81,6 +82,7 @@ type serverOptions struct {
 	feedInterval    time.Duration
 	maxFeedBytes    int64
 	matchInterval   time.Duration
+	planInterval    time.Duration
 }
 
 func newServerCommand(e *env) *cobra.Command {
@@ -111,6 +113,7 @@ fingerprint for clients' --server-fingerprint.`,
 	cmd.Flags().StringSliceVar(&o.feedURLs, "feed-url", nil, "an http(s) feed to sync on a schedule (repeatable): an OSV zip, tracker list, KEV JSON, EPSS CSV or bundle")
 	cmd.Flags().DurationVar(&o.feedInterval, "feed-interval", 6*time.Hour, "how often --feed-url feeds are synced (with ETag/If-Modified-Since)")
 	cmd.Flags().Int64Var(&o.maxFeedBytes, "max-feed-bytes", web.DefaultMaxFeedBytes, "largest feed uploaded or fetched")
+	cmd.Flags().DurationVar(&o.planInterval, "plan-interval", time.Minute, "how often the planner rebuilds the work queue and checks the policies' windows")
 	cmd.Flags().DurationVar(&o.matchInterval, "match-interval", matcher.DefaultInterval, "how often the matcher looks for changes other servers made")
 	return cmd
 }
@@ -146,6 +149,9 @@ func (o *serverOptions) validate() error {
 	}
 	if o.matchInterval < 100*time.Millisecond {
 		return usageErrorf("--match-interval %v: want at least 100ms", o.matchInterval)
+	}
+	if o.planInterval < 100*time.Millisecond {
+		return usageErrorf("--plan-interval %v: want at least 100ms", o.planInterval)
 	}
 	if o.shutdownTimeout <= 0 {
 		return usageErrorf("--shutdown-timeout %v: want a positive duration", o.shutdownTimeout)
@@ -214,8 +220,11 @@ func serve(ctx context.Context, e *env, o serverOptions, ready func(url, adminTo
 	}
 	holder := fmt.Sprintf("%s:%d", hostnameOr("server"), os.Getpid())
 	reg := prometheus.NewRegistry()
+	pl := planner.New(st, planner.Options{Logger: log.With("component", "planner"), Holder: holder, Interval: o.planInterval,
+		OnPass: plannerMetrics(reg)})
+	onMatch := matcherMetrics(reg)
 	m := matcher.New(st, matcher.Options{Logger: log.With("component", "matcher"), Holder: holder, Interval: o.matchInterval,
-		OnPass: matcherMetrics(reg)})
+		OnPass: func(s matcher.Stats) { onMatch(s); pl.Nudge() }})
 	fetcher := &feedsync.Fetcher{Store: st, Client: feedsync.NewClient(10 * time.Minute), MaxBytes: o.maxFeedBytes, Logger: log.With("component", "feeds")}
 	syncer := &feedsync.Syncer{Fetcher: fetcher, URLs: o.feedURLs, Interval: o.feedInterval, Holder: holder, OnImport: m.Nudge,
 		Logger: log.With("component", "feeds")}
@@ -223,6 +232,7 @@ func serve(ctx context.Context, e *env, o serverOptions, ready func(url, adminTo
 	var bgDone sync.WaitGroup
 	bgDone.Go(func() { m.Run(bg) })
 	bgDone.Go(func() { syncer.Run(bg) })
+	bgDone.Go(func() { pl.Run(bg) })
 	defer func() { stopBG(); bgDone.Wait() }()
 
 	handler := web.New(web.Config{
@@ -235,6 +245,7 @@ func serve(ctx context.Context, e *env, o serverOptions, ready func(url, adminTo
 		MaxFeedBytes:    o.maxFeedBytes,
 		OnInventory:     m.Nudge,
 		OnAdvisories:    m.Nudge,
+		OnPlans:         pl.Nudge,
 		Fetcher:         fetcher,
 		FeedURLs:        o.feedURLs,
 		FeedInterval:    o.feedInterval,
@@ -305,6 +316,29 @@ func hostnameOr(def string) string {
 		return h
 	}
 	return def
+}
+
+// plannerMetrics registers the planner's metrics and returns what updates
+// them after each pass.
+func plannerMetrics(reg *prometheus.Registry) func(planner.Result, error) {
+	passes := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "patchbay_planner_pass_seconds",
+		Help: "Duration of planner passes: work queue rebuilt and windows checked.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)})
+	counters := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "patchbay_planner_total",
+		Help: "What planner passes did: passes and failures, queue rows written, deployments proposed, windows missed."}, []string{"what"})
+	queue := prometheus.NewGauge(prometheus.GaugeOpts{Name: "patchbay_work_queue_entries", Help: "Entries in the work queue after the last pass."})
+	reg.MustRegister(passes, counters, queue)
+	return func(r planner.Result, err error) {
+		counters.WithLabelValues("passes").Inc()
+		if err != nil {
+			counters.WithLabelValues("failures").Inc()
+			return
+		}
+		passes.Observe(r.Took.Seconds())
+		queue.Set(float64(r.Queue))
+		counters.WithLabelValues("written").Add(float64(r.Written))
+		counters.WithLabelValues("proposed").Add(float64(r.Proposed))
+		counters.WithLabelValues("missed").Add(float64(r.Missed))
+	}
 }
 
 // matcherMetrics registers the matcher's metrics and returns what updates

@@ -209,3 +209,83 @@ type AdvisoryDetail struct {
 	Record   json.RawMessage    `json:"record"`
 	Findings []patchbay.Finding `json:"findings"`
 }
+
+// PolicyResult answers a policy's creation or change: the stored version
+// and warnings that did not stop it (a selector that selects no host).
+type PolicyResult struct {
+	Policy   patchbay.Policy `json:"policy"`
+	Warnings []string        `json:"warnings,omitempty"`
+}
+
+// DecisionRequest approves or rejects a deployment or an exception.
+type DecisionRequest struct {
+	Decision patchbay.Decision `json:"decision"` // approve or reject
+	Comment  string            `json:"comment"`
+}
+
+// CreateExceptionRequest asks to accept the risk of some findings.
+type CreateExceptionRequest struct {
+	Advisory  string    `json:"advisory,omitempty"`
+	Package   string    `json:"package,omitempty"`
+	Group     string    `json:"group,omitempty"`
+	Reason    string    `json:"reason"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Simulation answers GET /api/v1/policies/{id}/simulate: what the policy
+// would deploy in each of its windows over the days asked.
+type Simulation struct {
+	Policy  patchbay.Policy   `json:"policy"`
+	From    time.Time         `json:"from"`
+	Days    int               `json:"days"`
+	Hosts   int               `json:"hosts"` // hosts the policy governs
+	Windows []SimulatedWindow `json:"windows"`
+}
+
+// SimulatedWindow is one window of a simulation and what it would deploy.
+type SimulatedWindow struct {
+	Zone        string                `json:"zone,omitempty"`
+	Start       time.Time             `json:"start"`
+	End         time.Time             `json:"end"`
+	Hosts       int                   `json:"hosts"` // governed hosts in its zone
+	Deployments []patchbay.Deployment `json:"deployments"`
+}
+
+// Approvals lists what waits for an approver.
+type Approvals struct {
+	Deployments []patchbay.Deployment `json:"deployments"`
+	Exceptions  []patchbay.Exception  `json:"exceptions"`
+}
+
+// UpdateExplanation answers GET /api/v1/updates/{id}: the queue entry, its
+// score's parts, and the parts of each finding it fixes.
+type UpdateExplanation struct {
+	Update   patchbay.HostUpdate `json:"update"`
+	Score    ScoreParts          `json:"score"`
+	Findings []FindingScore      `json:"findings"`
+	Policy   patchbay.Governance `json:"policy"`
+}
+
+// ScoreParts is a score and the parts it sums.
+type ScoreParts struct {
+	Value int         `json:"value"`
+	Parts []ScorePart `json:"parts"`
+}
+
+// ScorePart is one addend of a score.
+type ScorePart struct {
+	Name  string `json:"name"`
+	Value int    `json:"value"`
+	Why   string `json:"why"`
+}
+
+// FindingScore is one fixed finding's score with its parts.
+type FindingScore struct {
+	Advisory  string     `json:"advisory"`
+	Package   string     `json:"package"`
+	Severity  string     `json:"severity"`
+	FirstSeen time.Time  `json:"first_seen"`
+	Due       time.Time  `json:"due"`
+	Excepted  bool       `json:"excepted,omitempty"`
+	Score     ScoreParts `json:"score"`
+}

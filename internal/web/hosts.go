@@ -125,6 +125,7 @@ func (s *Server) handleHostUpdate() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
+		s.plansChanged()
 		writeJSON(w, http.StatusOK, h)
 	})
 }

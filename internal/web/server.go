@@ -38,6 +38,9 @@ type Config struct {
 	// OnInventory and OnAdvisories are called after an inventory upload
 	// or an import changed what findings depend on: the matcher's Nudge.
 	OnInventory, OnAdvisories func()
+	// OnPlans is called after a change the planner computes from: a
+	// policy, an exception, a host's labels, groups, criticality or owner.
+	OnPlans func()
 	// Fetcher fetches feed URLs for POST /api/v1/feeds/fetch; nil refuses.
 	Fetcher *feedsync.Fetcher
 	// FeedURLs are the feeds synced on a schedule, every FeedInterval,
@@ -64,6 +67,7 @@ type Server struct {
 
 	maxFeed                   int64
 	onInventory, onAdvisories func()
+	onPlans                   func()
 	fetcher                   *feedsync.Fetcher
 	feedURLs                  []string
 	feedInterval              time.Duration
@@ -93,7 +97,7 @@ func New(cfg Config) *Server {
 	if s.maxFeed <= 0 {
 		s.maxFeed = DefaultMaxFeedBytes
 	}
-	s.onInventory, s.onAdvisories = cfg.OnInventory, cfg.OnAdvisories
+	s.onInventory, s.onAdvisories, s.onPlans = cfg.OnInventory, cfg.OnAdvisories, cfg.OnPlans
 	s.fetcher, s.feedURLs, s.feedInterval = cfg.Fetcher, cfg.FeedURLs, cfg.FeedInterval
 	if s.checkInInterval <= 0 {
 		s.checkInInterval = DefaultCheckInInterval

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/internal/protocol"
@@ -129,6 +130,12 @@ func (f *fixture) sampleBody(rt web.Route) string {
 		return `{"owner":"team-a"}`
 	case "POST /api/v1/hosts/{id}/resolve-duplicate":
 		return `{"action":"keep"}`
+	case "POST /api/v1/policies", "PUT /api/v1/policies/{id}":
+		return `{"name":"route-walk","enabled":true,"selector":{"labels":["prod"]},"windows":[{"cron":"0 2 * * 6","duration":"3h","zone":"Europe/Berlin"}]}`
+	case "POST /api/v1/exceptions":
+		return `{"advisory":"DSA-0000-1","reason":"accepted for the route walk","expires_at":"` + time.Now().Add(48*time.Hour).UTC().Format(time.RFC3339) + `"}`
+	case "POST /api/v1/exceptions/{id}/decision", "POST /api/v1/deployments/{id}/decision":
+		return `{"decision":"approve","comment":"route walk"}`
 	case "POST /api/v1/enroll-secrets":
 		return `{"name":"more","max_uses":10}`
 	case "POST /agent/v1/checkin":

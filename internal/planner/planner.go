@@ -1,0 +1,211 @@
+package planner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/policy"
+	"github.com/patchbay/patchbay/internal/store"
+)
+
+// leaseName is the lease one server at a time holds to plan and schedule.
+// Run renews it every leaseRenew, apart from passes, so that a server
+// killed while holding it is replaced within leaseTTL; a clean shutdown
+// releases it at once.
+const (
+	leaseName  = "planner"
+	leaseTTL   = 15 * time.Second
+	leaseRenew = 5 * time.Second
+)
+
+// Options configure a Planner.
+type Options struct {
+	// Interval is how often a pass runs without being nudged; windows are
+	// acted on within one interval of opening. Default 1 minute.
+	Interval time.Duration
+	// Holder names this server for the lease.
+	Holder string
+	Logger *slog.Logger
+	Now    func() time.Time
+	// OnPass, when set, is told about every pass.
+	OnPass func(Result, error)
+}
+
+// Result describes one pass.
+type Result struct {
+	Hosts            int
+	Queue            int // entries in the work queue
+	Written, Deleted int // queue rows that changed
+	Proposed         int // deployments created
+	Missed           int // windows that passed unseen
+	Took             time.Duration
+}
+
+// Planner rebuilds the work queue and runs the policies' scheduler.
+type Planner struct {
+	store *store.Store
+	opt   Options
+	nudge chan struct{}
+}
+
+// New returns a Planner over s.
+func New(s *store.Store, o Options) *Planner {
+	if o.Interval <= 0 {
+		o.Interval = time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Planner{store: s, opt: o, nudge: make(chan struct{}, 1)}
+}
+
+// Nudge asks for a pass soon: an inventory, an advisory, a policy or an
+// exception changed.
+func (p *Planner) Nudge() {
+	select {
+	case p.nudge <- struct{}{}:
+	default:
+	}
+}
+
+// Run passes every interval and when nudged, until ctx ends. A pass that
+// fails is logged and retried at the next tick. Between passes it keeps
+// the lease, or takes it when its holder went away (and then passes).
+func (p *Planner) Run(ctx context.Context) error {
+	t := time.NewTicker(p.opt.Interval)
+	defer t.Stop()
+	renew := time.NewTicker(leaseRenew)
+	defer renew.Stop()
+	defer func() {
+		// A new context: ctx is done, and the successor should not wait.
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := p.store.ReleaseLease(rctx, leaseName, p.opt.Holder); err != nil {
+			p.opt.Logger.Warn("cannot release the planner lease", "err", err)
+		}
+	}()
+	leader := false
+	for {
+		_, err := p.Pass(ctx)
+		leader = !errors.Is(err, errNotLeader)
+		if err != nil && leader && ctx.Err() == nil {
+			p.opt.Logger.Error("planner pass failed", "err", err)
+		}
+	again:
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-p.nudge:
+		case <-renew.C:
+			ok, err := p.store.TakeLease(ctx, leaseName, p.opt.Holder, leaseTTL)
+			if err != nil || (ok && leader) {
+				goto again // renewed (or the store is down: the next pass says so)
+			}
+			if !ok {
+				leader = false
+				goto again
+			}
+			// Just became leader: pass at once.
+		}
+	}
+}
+
+var errNotLeader = errors.New("another server holds the planner lease")
+
+// Pass rebuilds the queue and schedules, if this server holds the lease.
+func (p *Planner) Pass(ctx context.Context) (Result, error) {
+	start := time.Now()
+	res, err := p.pass(ctx)
+	res.Took = time.Since(start)
+	if p.opt.OnPass != nil && !errors.Is(err, errNotLeader) {
+		p.opt.OnPass(res, err)
+	}
+	return res, err
+}
+
+func (p *Planner) pass(ctx context.Context) (Result, error) {
+	var res Result
+	ok, err := p.store.TakeLease(ctx, leaseName, p.opt.Holder, leaseTTL)
+	if err != nil {
+		return res, err
+	}
+	if !ok {
+		return res, errNotLeader
+	}
+	now := p.opt.Now()
+	data, err := p.store.LoadPlanData(ctx)
+	if err != nil {
+		return res, fmt.Errorf("load planning data: %w", err)
+	}
+	compiled, err := p.policies(ctx)
+	if err != nil {
+		return res, err
+	}
+	exceptions, err := p.store.Exceptions(ctx, false)
+	if err != nil {
+		return res, err
+	}
+	q := Build(data, compiled, exceptions, now)
+	for _, problem := range q.Problems {
+		p.opt.Logger.Warn("cannot tell whether an update fixes a finding", "problem", problem)
+	}
+	res.Hosts, res.Queue = len(data.Hosts), len(q.Rows)
+	if res.Written, res.Deleted, err = p.store.ReplaceQueue(ctx, q.Rows, q.SLA); err != nil {
+		return res, fmt.Errorf("store work queue: %w", err)
+	}
+	marks, err := p.store.ScheduleMarks(ctx)
+	if err != nil {
+		return res, err
+	}
+	hosts := make([]*patchbay.Host, len(data.Hosts))
+	for i := range data.Hosts {
+		hosts[i] = &data.Hosts[i]
+	}
+	sc := Schedule(compiled, hosts, q.Candidates, marks, now)
+	res.Missed = len(sc.Missed)
+	if len(sc.Deployments) == 0 && len(sc.Marks) == 0 && len(sc.Missed) == 0 {
+		return res, nil
+	}
+	// Renew the lease just before committing: a pass that outlived it
+	// could race a new leader (the keys keep proposals single anyway).
+	if ok, err := p.store.TakeLease(ctx, leaseName, p.opt.Holder, leaseTTL); err != nil || !ok {
+		return res, errors.Join(errNotLeader, err)
+	}
+	if res.Proposed, err = p.store.CommitSchedule(ctx, "scheduler", sc); err != nil {
+		return res, fmt.Errorf("store schedule: %w", err)
+	}
+	for _, d := range sc.Deployments {
+		p.opt.Logger.Info("deployment proposed", "id", d.ID, "name", d.Name, "state", d.State, "hosts", d.HostCount)
+	}
+	for _, m := range sc.Missed {
+		p.opt.Logger.Warn("maintenance window missed", "window", m)
+	}
+	return res, nil
+}
+
+// policies compiles the enabled policies; one that no longer compiles
+// (a time zone removed from the system's database) is skipped and logged.
+func (p *Planner) policies(ctx context.Context) ([]*policy.Compiled, error) {
+	ps, err := p.store.Policies(ctx, patchbay.PolicyFilter{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*policy.Compiled, 0, len(ps))
+	for _, pol := range ps {
+		c, err := policy.Compile(pol)
+		if err != nil {
+			p.opt.Logger.Error("policy does not compile; skipped", "policy", pol.ID, "name", pol.Name, "err", err)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

@@ -1,0 +1,89 @@
+package planner
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/policy"
+	"github.com/patchbay/patchbay/internal/store"
+	"github.com/patchbay/patchbay/internal/window"
+)
+
+// Schedule decides what the policies' windows ask for at now, given the
+// marks stored by the last pass (internal/window.Due): for every group of
+// hosts a policy governs, a window that is open and was not acted on yields
+// its proposals (policy.Propose) as deployments; windows that opened and
+// closed unseen are listed as missed, never run late; the marks move past
+// both. A group without a mark (a new policy, or hosts in a new zone) acts
+// on a window open now, and has missed nothing.
+//
+// Proposals carry a key per policy version, zone and window, so storing
+// the same pass twice (a crash between commit and the next pass, or two
+// servers) creates each deployment once.
+func Schedule(policies []*policy.Compiled, hosts []*patchbay.Host, cands map[int64][]policy.Candidate, marks []store.ScheduleMark, now time.Time) store.Schedule {
+	type markKey struct {
+		policy int64
+		zone   string
+	}
+	stored := map[markKey]time.Time{}
+	for _, m := range marks {
+		stored[markKey{m.PolicyID, m.Zone}] = m.Mark
+	}
+	var sc store.Schedule
+	for _, g := range policy.Groups(policies, hosts) {
+		k := markKey{g.Policy.ID, g.Zone}
+		mark, ok := stored[k]
+		c := window.Due(g.Policy.Windows, mark, now, g.Loc)
+		for _, iv := range c.Missed {
+			sc.Missed = append(sc.Missed, fmt.Sprintf("policy %d (%s) zone %q window %s", g.Policy.ID, g.Policy.Name, zoneName(g), iv))
+		}
+		if c.Due {
+			for _, p := range policy.Propose(g, cands, c.Window) {
+				sc.Deployments = append(sc.Deployments, Deployment(g.Policy, p))
+			}
+		}
+		if !ok || !c.Mark.Equal(mark) {
+			sc.Marks = append(sc.Marks, store.ScheduleMark{PolicyID: g.Policy.ID, Zone: g.Zone, Mark: c.Mark})
+		}
+	}
+	return sc
+}
+
+func zoneName(g policy.Group) string {
+	if g.Zone == "" {
+		return "policy zones"
+	}
+	return g.Zone
+}
+
+// Deployment turns a proposal of policy c into a deployment to store.
+func Deployment(c *policy.Compiled, p policy.Proposal) *patchbay.Deployment {
+	id := c.ID
+	start, end := p.Window.Start.UTC(), p.Window.End.UTC()
+	d := &patchbay.Deployment{
+		Name:          fmt.Sprintf("%s, window %s", c.Name, start.Format("2006-01-02 15:04 MST")),
+		Key:           p.Key,
+		State:         patchbay.DeploymentApproved,
+		Reason:        patchbay.ReasonAutoApproved,
+		Detail:        "every update matches the policy's auto-approval rules",
+		PolicyID:      &id,
+		PolicyVersion: p.PolicyVersion,
+		WindowStart:   &start,
+		WindowEnd:     &end,
+		Windows:       c.Policy.Windows,
+		Rings:         p.Rings,
+		Reboot:        c.Reboot,
+		Hosts:         p.Hosts,
+		HostCount:     len(p.Hosts),
+	}
+	if p.NeedsApproval {
+		d.State, d.Reason = patchbay.DeploymentAwaitingApproval, patchbay.ReasonNeedsApprove
+		d.Detail = "the policy requires an approver for these updates"
+		d.Name += " (needs approval)"
+	}
+	if p.Zone != "" {
+		d.Name += ", " + p.Zone
+	}
+	return d
+}
