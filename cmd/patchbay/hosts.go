@@ -64,7 +64,7 @@ func newHostsCommand(e *env) *cobra.Command {
 	ls.Flags().IntVar(&limit, "limit", 1000, "at most this many hosts")
 
 	var packages bool
-	show := hostCommand(&f, e, "show ID", "Show a host: facts, inventory, labels (--packages: its packages and updates)", 1, func(cmd *cobra.Command, c *client.Client, id int64, args []string) error {
+	show := hostCommand(&f, e, "show ID", "Show a host: facts, inventory, labels, the policy governing it (--packages: its packages and updates)", 1, func(cmd *cobra.Command, c *client.Client, id int64, args []string) error {
 		h, err := c.Host(cmd.Context(), id)
 		if err != nil {
 			return err
@@ -90,7 +90,11 @@ func newHostsCommand(e *env) *cobra.Command {
 		if f.output != outputTable {
 			return (&table{header: []string{"ID", "HOSTNAME"}, rows: [][]string{{strconv.FormatInt(h.ID, 10), h.Hostname}}, raw: h}).write(e.stdout, f.output)
 		}
-		return printHost(e, h)
+		gov, err := c.HostPolicy(cmd.Context(), id)
+		if err != nil {
+			return err
+		}
+		return printHost(e, h, gov)
 	})
 	show.Flags().BoolVar(&packages, "packages", false, "list its packages and available updates")
 
@@ -208,7 +212,7 @@ func hostNote(h patchbay.Host) string {
 	return ""
 }
 
-func printHost(e *env, h patchbay.Host) error {
+func printHost(e *env, h patchbay.Host, gov patchbay.Governance) error {
 	w := e.stdout
 	fmt.Fprintf(w, "host %d  %s\n", h.ID, h.Hostname)
 	row := func(k, v string) {
@@ -225,6 +229,10 @@ func printHost(e *env, h patchbay.Host) error {
 	row("groups", strings.Join(h.Groups, ", "))
 	row("owner", h.Owner)
 	row("criticality", string(h.Criticality))
+	row("policy", governanceText(gov))
+	if len(gov.Also) > 0 {
+		row("also selected by", strings.Join(gov.Also, ", "))
+	}
 	row("reboot required", yesNo(h.RebootRequired))
 	row("time zone", h.TimeZone)
 	row("agent", h.AgentVersion)
