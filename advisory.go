@@ -44,6 +44,9 @@ const (
 	FindingOpen      FindingStatus = "open"
 	FindingFixed     FindingStatus = "fixed"
 	FindingWithdrawn FindingStatus = "withdrawn"
+	// FindingExcepted is an open finding an active exception covers: out
+	// of the work queue and SLA counting, still listed.
+	FindingExcepted FindingStatus = "excepted"
 )
 
 // Finding is host × package × advisory: an installed package an advisory
@@ -66,8 +69,17 @@ type Finding struct {
 	FixedAt   *time.Time    `json:"fixed_at,omitempty"`
 
 	Severity string   `json:"severity"`
+	CVSS     *float64 `json:"cvss,omitempty"`
 	KEV      bool     `json:"kev"`
 	EPSS     *float64 `json:"epss,omitempty"`
+
+	// Of open and excepted findings: the risk score (docs/risk.md), the
+	// SLA due date by the governing policy and whether it passed, and the
+	// exception that covers it.
+	Risk      int        `json:"risk,omitempty"`
+	Due       *time.Time `json:"due,omitempty"`
+	Overdue   bool       `json:"overdue,omitempty"`
+	Exception int64      `json:"exception,omitempty"`
 }
 
 // FindingFilter selects findings: those of a host or of an advisory (one

@@ -100,8 +100,9 @@ type SLADays struct {
 	Unknown  int `json:"unknown"`
 }
 
-// DefaultSLA is the SLA a policy gets when it names none.
-var DefaultSLA = SLADays{Critical: 7, High: 14, Medium: 30, Low: 90, Unknown: 30}
+// DefaultSLA returns the SLA a policy gets when it names none, and that
+// hosts no policy governs are held to.
+func DefaultSLA() SLADays { return SLADays{Critical: 7, High: 14, Medium: 30, Low: 90, Unknown: 30} }
 
 // Days returns the SLA days for a severity level ("critical", "high",
 // "medium", "low"; anything else is unknown).

@@ -39,23 +39,29 @@ type Queue struct {
 // now. A finding an active exception covers drops out of the update's
 // fixes, class and score and out of SLA counting, and is listed as
 // excepted. The SLA days are those of the policy governing the host, or
-// patchbay.DefaultSLA when none does.
+// patchbay.DefaultSLA() when none does.
 func Build(d *store.PlanData, policies []*policy.Compiled, exceptions []patchbay.Exception, now time.Time) *Queue {
-	q := &Queue{Candidates: map[int64][]policy.Candidate{}}
+	total := 0
+	for _, us := range d.Updates {
+		total += len(us)
+	}
+	q := &Queue{Rows: make([]store.QueueRow, 0, total), SLA: make([]store.HostSLA, 0, len(d.Hosts)),
+		Candidates: make(map[int64][]policy.Candidate, len(d.Hosts))}
 	seen := map[string]bool{}
 	for i := range d.Hosts {
 		h := &d.Hosts[i]
-		sla := patchbay.DefaultSLA
+		sla := patchbay.DefaultSLA()
 		if c, _ := policy.Govern(policies, h); c != nil {
 			sla = c.SLA
 		}
 		b := hostBuild{host: h, d: d, now: now, exceptions: exceptions}
 		b.findings()
 		q.SLA = append(q.SLA, b.sla(sla))
+		cands := make([]policy.Candidate, 0, len(d.Updates[h.ID]))
 		for _, u := range d.Updates[h.ID] {
 			row, cand, problems := b.update(u)
 			q.Rows = append(q.Rows, row)
-			q.Candidates[h.ID] = append(q.Candidates[h.ID], cand)
+			cands = append(cands, cand)
 			for _, p := range problems {
 				if !seen[p] {
 					seen[p] = true
@@ -63,6 +69,7 @@ func Build(d *store.PlanData, policies []*policy.Compiled, exceptions []patchbay
 				}
 			}
 		}
+		q.Candidates[h.ID] = cands
 	}
 	return q
 }

@@ -35,7 +35,7 @@ func Explain(d *store.PlanData, policies []*policy.Compiled, exceptions []patchb
 		return nil, patchbay.Errorf(patchbay.ENotFound, "host %d is not offered update %d", host, update)
 	}
 	c, gov := policy.Govern(policies, h)
-	sla := patchbay.DefaultSLA
+	sla := patchbay.DefaultSLA()
 	if c != nil {
 		sla = c.SLA
 	}

@@ -42,6 +42,7 @@ type Result struct {
 	Written, Deleted int // queue rows that changed
 	Proposed         int // deployments created
 	Missed           int // windows that passed unseen
+	Rebuilt          bool
 	Took             time.Duration
 }
 
@@ -50,6 +51,7 @@ type Planner struct {
 	store *store.Store
 	opt   Options
 	nudge chan struct{}
+	last  *built // the last full pass's results, used by Run's goroutine only
 }
 
 // New returns a Planner over s.
@@ -75,8 +77,12 @@ func (p *Planner) Nudge() {
 	}
 }
 
-// Run passes every interval and when nudged, until ctx ends. A pass that
-// fails is logged and retried at the next tick. Between passes it keeps
+// Run passes every interval and when nudged, until ctx ends. A nudged
+// pass rebuilds the queue; a pass on the clock rebuilds it only when its
+// inputs changed (another server's work included: see Store.PlanStamp),
+// the day turned, an exception expired or rebuildEvery passed, and
+// otherwise only checks the windows. A pass that fails is logged and
+// retried at the next tick. Between passes it keeps
 // the lease, or takes it when its holder went away (and then passes).
 func (p *Planner) Run(ctx context.Context) error {
 	t := time.NewTicker(p.opt.Interval)
@@ -91,9 +97,15 @@ func (p *Planner) Run(ctx context.Context) error {
 			p.opt.Logger.Warn("cannot release the planner lease", "err", err)
 		}
 	}()
-	leader := false
+	leader, nudged := false, true
 	for {
-		_, err := p.Pass(ctx)
+		var err error
+		if nudged {
+			_, err = p.Pass(ctx)
+		} else {
+			_, err = p.Tick(ctx)
+		}
+		nudged = false
 		leader = !errors.Is(err, errNotLeader)
 		if err != nil && leader && ctx.Err() == nil {
 			p.opt.Logger.Error("planner pass failed", "err", err)
@@ -104,6 +116,7 @@ func (p *Planner) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		case <-p.nudge:
+			nudged = true
 		case <-renew.C:
 			ok, err := p.store.TakeLease(ctx, leaseName, p.opt.Holder, leaseTTL)
 			if err != nil || (ok && leader) {
@@ -121,9 +134,17 @@ func (p *Planner) Run(ctx context.Context) error {
 var errNotLeader = errors.New("another server holds the planner lease")
 
 // Pass rebuilds the queue and schedules, if this server holds the lease.
-func (p *Planner) Pass(ctx context.Context) (Result, error) {
+func (p *Planner) Pass(ctx context.Context) (Result, error) { return p.timedPass(ctx, true) }
+
+// Tick is the pass Run makes on the clock: it schedules from the last
+// build while that still holds (Rebuilt false), and rebuilds otherwise.
+func (p *Planner) Tick(ctx context.Context) (Result, error) { return p.timedPass(ctx, false) }
+
+// timedPass runs a pass, full or one that may reuse the last build, and
+// reports it.
+func (p *Planner) timedPass(ctx context.Context, full bool) (Result, error) {
 	start := time.Now()
-	res, err := p.pass(ctx)
+	res, err := p.pass(ctx, full)
 	res.Took = time.Since(start)
 	if p.opt.OnPass != nil && !errors.Is(err, errNotLeader) {
 		p.opt.OnPass(res, err)
@@ -131,45 +152,72 @@ func (p *Planner) Pass(ctx context.Context) (Result, error) {
 	return res, err
 }
 
-func (p *Planner) pass(ctx context.Context) (Result, error) {
+// built is what the last full pass computed, for passes that only check
+// the windows.
+type built struct {
+	stamp      string
+	day        string    // the UTC date of the build: ages count in days
+	at         time.Time // rebuilt at least every rebuildEvery
+	nextExpiry time.Time // the earliest expiry of an active exception
+	hosts      []*patchbay.Host
+	policies   []*policy.Compiled
+	queue      *Queue
+}
+
+// rebuildEvery bounds how long a build is reused: SLA states turn overdue
+// by the clock alone.
+const rebuildEvery = 10 * time.Minute
+
+// fresh reports whether b still holds at now for stamp.
+func (b *built) fresh(stamp string, now time.Time) bool {
+	return b != nil && b.stamp == stamp && b.day == now.UTC().Format(time.DateOnly) && now.Sub(b.at) < rebuildEvery &&
+		(b.nextExpiry.IsZero() || now.Before(b.nextExpiry))
+}
+
+func (p *Planner) pass(ctx context.Context, full bool) (Result, error) {
 	var res Result
 	ok, err := p.store.TakeLease(ctx, leaseName, p.opt.Holder, leaseTTL)
 	if err != nil {
 		return res, err
 	}
 	if !ok {
+		p.last = nil // another server plans; what this one built ages
 		return res, errNotLeader
 	}
+	leased := time.Now()
 	now := p.opt.Now()
-	data, err := p.store.LoadPlanData(ctx)
-	if err != nil {
-		return res, fmt.Errorf("load planning data: %w", err)
-	}
-	compiled, err := p.policies(ctx)
+	stamp, err := p.store.PlanStamp(ctx)
 	if err != nil {
 		return res, err
 	}
-	exceptions, err := p.store.Exceptions(ctx, false)
-	if err != nil {
-		return res, err
+	b := p.last
+	if full || !b.fresh(stamp, now) {
+		if b, err = p.build(ctx, stamp, now); err != nil {
+			return res, err
+		}
+		res.Queue = len(b.queue.Rows)
+		// What this server stored last is what the table holds while it
+		// kept the lease (p.last is dropped when it loses it). A build
+		// that took long enough for the lease to lapse reads the table.
+		var prev []store.QueueRow
+		if p.last != nil && time.Since(leased) < leaseTTL/2 {
+			prev = p.last.queue.Rows
+		}
+		if ok, err := p.store.TakeLease(ctx, leaseName, p.opt.Holder, leaseTTL); err != nil || !ok {
+			p.last = nil
+			return res, errors.Join(errNotLeader, err)
+		}
+		if res.Written, res.Deleted, err = p.store.ReplaceQueue(ctx, prev, b.queue.Rows, b.queue.SLA); err != nil {
+			return res, fmt.Errorf("store work queue: %w", err)
+		}
+		p.last, res.Rebuilt = b, true
 	}
-	q := Build(data, compiled, exceptions, now)
-	for _, problem := range q.Problems {
-		p.opt.Logger.Warn("cannot tell whether an update fixes a finding", "problem", problem)
-	}
-	res.Hosts, res.Queue = len(data.Hosts), len(q.Rows)
-	if res.Written, res.Deleted, err = p.store.ReplaceQueue(ctx, q.Rows, q.SLA); err != nil {
-		return res, fmt.Errorf("store work queue: %w", err)
-	}
+	res.Hosts, res.Queue = len(b.hosts), len(b.queue.Rows)
 	marks, err := p.store.ScheduleMarks(ctx)
 	if err != nil {
 		return res, err
 	}
-	hosts := make([]*patchbay.Host, len(data.Hosts))
-	for i := range data.Hosts {
-		hosts[i] = &data.Hosts[i]
-	}
-	sc := Schedule(compiled, hosts, q.Candidates, marks, now)
+	sc := Schedule(b.policies, b.hosts, b.queue.Candidates, marks, now)
 	res.Missed = len(sc.Missed)
 	if len(sc.Deployments) == 0 && len(sc.Marks) == 0 && len(sc.Missed) == 0 {
 		return res, nil
@@ -189,6 +237,36 @@ func (p *Planner) pass(ctx context.Context) (Result, error) {
 		p.opt.Logger.Warn("maintenance window missed", "window", m)
 	}
 	return res, nil
+}
+
+// build reads the planner's inputs and computes the queue.
+func (p *Planner) build(ctx context.Context, stamp string, now time.Time) (*built, error) {
+	data, err := p.store.LoadPlanData(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load planning data: %w", err)
+	}
+	compiled, err := p.policies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	exceptions, err := p.store.Exceptions(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	b := &built{stamp: stamp, day: now.UTC().Format(time.DateOnly), at: now, policies: compiled,
+		queue: Build(data, compiled, exceptions, now), hosts: make([]*patchbay.Host, len(data.Hosts))}
+	for i := range data.Hosts {
+		b.hosts[i] = &data.Hosts[i]
+	}
+	for _, x := range exceptions {
+		if b.nextExpiry.IsZero() || x.ExpiresAt.Before(b.nextExpiry) {
+			b.nextExpiry = x.ExpiresAt
+		}
+	}
+	for _, problem := range b.queue.Problems {
+		p.opt.Logger.Warn("cannot tell whether an update fixes a finding", "problem", problem)
+	}
+	return b, nil
 }
 
 // policies compiles the enabled policies; one that no longer compiles

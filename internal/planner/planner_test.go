@@ -286,3 +286,43 @@ func TestScheduleProposesOncePerWindow(t *testing.T) {
 		}
 	})
 }
+
+// TestTickReusesBuild: a tick with nothing changed schedules from the last
+// build; a change anywhere in the planner's inputs (a host's owner here)
+// or an exception expiring makes the next tick rebuild.
+func TestTickReusesBuild(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		f := setup(t, s)
+		now := time.Now()
+		p := planner.New(s, planner.Options{Holder: "a", Now: func() time.Time { return now }})
+		tick := func() planner.Result {
+			t.Helper()
+			res, err := p.Tick(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		if res := tick(); !res.Rebuilt || res.Queue != 4 {
+			t.Fatalf("first tick = %+v; want a build of 4 entries", res)
+		}
+		if res := tick(); res.Rebuilt || res.Queue != 4 {
+			t.Fatalf("tick with nothing changed = %+v; want the last build reused", res)
+		}
+		owner := "team-c"
+		if _, err := s.UpdateHost(ctx, "user:admin", f.ids["web1"], store.HostUpdate{Owner: &owner}); err != nil {
+			t.Fatal(err)
+		}
+		if res := tick(); !res.Rebuilt {
+			t.Fatalf("tick after a host changed owner = %+v; want a rebuild", res)
+		}
+		if rep, _ := s.SLAReport(ctx); len(rep) != 2 || (rep[0].Owner != "team-c" && rep[1].Owner != "team-c") {
+			t.Fatalf("SLA report after the rebuild = %+v; want team-c", rep)
+		}
+		now = now.Add(11 * time.Minute)
+		if res := tick(); !res.Rebuilt {
+			t.Fatalf("tick 11 minutes later = %+v; want a rebuild (SLA states age)", res)
+		}
+	})
+}

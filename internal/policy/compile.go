@@ -405,7 +405,7 @@ func (c *Compiled) checkSLA() error {
 }
 
 // Normalize fills p's defaults before validation: an all-zero SLA becomes
-// patchbay.DefaultSLA, an empty reboot mode if-required, no rings one ring
+// patchbay.DefaultSLA(), an empty reboot mode if-required, no rings one ring
 // named "all" taking every host. It trims the spaces around every text
 // field and list entry.
 func Normalize(p *patchbay.Policy) {
@@ -441,7 +441,7 @@ func Normalize(p *patchbay.Policy) {
 	}
 	p.Reboot.Delay = strings.TrimSpace(p.Reboot.Delay)
 	if p.SLA == (patchbay.SLADays{}) {
-		p.SLA = patchbay.DefaultSLA
+		p.SLA = patchbay.DefaultSLA()
 	}
 }
 

@@ -179,8 +179,8 @@ func TestNormalize(t *testing.T) {
 		c.Policy.Windows[0] != (patchbay.WindowSpec{Cron: "0 2 * * 6", Duration: "3h", Zone: "Europe/Berlin"}) {
 		t.Errorf("Normalize left spaces: %+v", c.Policy)
 	}
-	if c.SLA != patchbay.DefaultSLA {
-		t.Errorf("Normalize: SLA %+v; want the default %+v", c.SLA, patchbay.DefaultSLA)
+	if c.SLA != patchbay.DefaultSLA() {
+		t.Errorf("Normalize: SLA %+v; want the default %+v", c.SLA, patchbay.DefaultSLA())
 	}
 	if c.Reboot.Mode != patchbay.RebootIfRequired || c.RebootDelay() != 5*time.Minute {
 		t.Errorf("Normalize: reboot %+v, delay %s; want if-required, 5m", c.Reboot, c.RebootDelay())

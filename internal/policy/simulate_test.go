@@ -134,7 +134,7 @@ func TestDueDate(t *testing.T) {
 		{"unknown", "2026-04-24T10:00:00Z"},
 		{"", "2026-04-24T10:00:00Z"},
 	} {
-		due := DueDate(seen, tc.severity, patchbay.DefaultSLA)
+		due := DueDate(seen, tc.severity, patchbay.DefaultSLA())
 		if !due.Equal(mustTime(t, tc.due)) {
 			t.Errorf("DueDate(%s, %q, default) = %s; want %s", seen, tc.severity, due, tc.due)
 		}

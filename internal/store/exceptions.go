@@ -121,7 +121,7 @@ func (s *Store) RevokeException(ctx context.Context, actor string, id int64) (*p
 			return err
 		}
 		switch x.State {
-		case patchbay.ExceptionRevoked, patchbay.ExceptionRejected:
+		case patchbay.ExceptionRevoked, patchbay.ExceptionRejected, patchbay.ExceptionExpired:
 			return patchbay.Errorf(patchbay.EConflict, "exception %d is already %s", id, x.State)
 		}
 		before := *x
@@ -188,16 +188,38 @@ func (s *Store) Exceptions(ctx context.Context, all bool) ([]patchbay.Exception,
 	}
 	defer rows.Close()
 	out := []patchbay.Exception{}
+	byID := map[int64]int{}
 	for rows.Next() {
 		x, err := scanException(rows)
 		if err != nil {
 			return nil, fmt.Errorf("list exceptions: %w", classify(err))
 		}
 		x.State = x.StateAt(s.now())
+		byID[x.ID] = len(out)
 		out = append(out, *x)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list exceptions: %w", classify(err))
+	}
+	rows.Close()
+	// Each one's decision, the last when there are several.
+	ids := make([]int64, 0, len(out))
+	for _, x := range out {
+		ids = append(ids, x.ID)
+	}
+	err = inChunks(ctx, s.readQuerier(), `SELECT a.exception_id, a.id, a.decision, a.by_user, COALESCE(u.name, ''), a.comment, a.at
+		FROM approvals a LEFT JOIN users u ON u.id = a.by_user WHERE a.exception_id IN (%s) ORDER BY a.id`, ids, func(rows *sql.Rows) error {
+		var xid, at int64
+		var a patchbay.Approval
+		if err := rows.Scan(&xid, &a.ID, &a.Decision, &a.By, &a.ByName, &a.Comment, &at); err != nil {
+			return err
+		}
+		a.At = fromMicros(at)
+		out[byID[xid]].Approval = &a
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list exceptions: %w", err)
 	}
 	return out, nil
 }

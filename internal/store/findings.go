@@ -116,24 +116,27 @@ func splitNonEmpty(s, sep string) []string {
 
 // advisoryInfo is what findings show of their advisory.
 type advisoryInfo struct {
-	severity string
-	kev      bool
-	epss     *float64
-	since    int64
+	severity   string
+	kev        bool
+	cvss, epss *float64
+	since      int64
 }
 
 func (s *Store) advisoryInfo(ctx context.Context, ids []string) (map[string]advisoryInfo, error) {
 	out := map[string]advisoryInfo{}
-	err := inChunks(ctx, s.readQuerier(), `SELECT a.id, a.severity, a.kev, a.epss, COALESCE(ah.since, 0) FROM advisories a
+	err := inChunks(ctx, s.readQuerier(), `SELECT a.id, a.severity, a.kev, a.cvss_score, a.epss, COALESCE(ah.since, 0) FROM advisories a
 		LEFT JOIN advisory_hosts ah ON ah.advisory_id = a.id WHERE a.id IN (%s)`, ids, func(rows *sql.Rows) error {
 		var id string
 		var in advisoryInfo
 		var kev int
-		var epss sql.NullFloat64
-		if err := rows.Scan(&id, &in.severity, &kev, &epss, &in.since); err != nil {
+		var cvss, epss sql.NullFloat64
+		if err := rows.Scan(&id, &in.severity, &kev, &cvss, &epss, &in.since); err != nil {
 			return err
 		}
 		in.kev = kev != 0
+		if cvss.Valid {
+			in.cvss = &cvss.Float64
+		}
 		if epss.Valid {
 			in.epss = &epss.Float64
 		}
@@ -256,7 +259,7 @@ func (s *Store) Findings(ctx context.Context, f patchbay.FindingFilter) ([]patch
 			continue
 		}
 		fd := patchbay.Finding{HostID: it.host, Hostname: h.hostname, Advisory: it.advisory, Package: pkgs[it.pkg],
-			Severity: in.severity, KEV: in.kev, EPSS: in.epss, Fixed: []string{}, Why: []string{}}
+			Severity: in.severity, CVSS: in.cvss, KEV: in.kev, EPSS: in.epss, Fixed: []string{}, Why: []string{}}
 		if it.hit != nil {
 			fd.Status = patchbay.FindingOpen
 			fd.Matched = it.hit.Key.Ecosystem + " " + it.hit.Key.Name + " " + it.hit.Key.Version

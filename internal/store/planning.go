@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -289,6 +290,40 @@ type QueueRow struct {
 	FirstSeen        time.Time
 }
 
+// queueValue is a stored queue row's columns after its key.
+type queueValue struct {
+	class, reason, fixes, excepted, severity string
+	risk                                     int
+	kev                                      int
+	first                                    int64
+}
+
+func (r *QueueRow) value() queueValue {
+	return queueValue{r.Class, r.ClassReason, strings.Join(r.Fixes, ","), strings.Join(r.Excepted, ","), r.Severity, r.Risk,
+		boolInt(r.KEV), micros(r.FirstSeen)}
+}
+
+// readQueue reads the stored queue into old.
+func (t *Tx) readQueue(ctx context.Context, old map[[2]int64]queueValue) error {
+	rs, err := t.queryRows(ctx, "SELECT host_id, update_id, class, class_reason, risk, fixes, excepted, kev, severity, first_seen FROM host_updates")
+	if err != nil {
+		return fmt.Errorf("read work queue: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var k [2]int64
+		var v queueValue
+		if err := rs.Scan(&k[0], &k[1], &v.class, &v.reason, &v.risk, &v.fixes, &v.excepted, &v.kev, &v.severity, &v.first); err != nil {
+			return fmt.Errorf("read work queue: %w", classify(err))
+		}
+		old[k] = v
+	}
+	if err := rs.Err(); err != nil {
+		return fmt.Errorf("read work queue: %w", classify(err))
+	}
+	return nil
+}
+
 // HostSLA is one host's findings against its SLA.
 type HostSLA struct {
 	HostID                           int64
@@ -297,39 +332,26 @@ type HostSLA struct {
 }
 
 // ReplaceQueue makes the stored work queue and SLA state equal to rows and
-// slas, in one transaction, writing only what changed. It returns how many
-// queue rows it wrote and deleted.
-func (s *Store) ReplaceQueue(ctx context.Context, rows []QueueRow, slas []HostSLA) (written, deleted int, err error) {
-	type stored struct {
-		class, reason, fixes, excepted, severity string
-		risk                                     int
-		kev                                      int
-		first                                    int64
-	}
+// slas, in one transaction, writing only what changed. prev, when not nil,
+// is what the caller knows the stored queue holds (the rows it stored
+// last, with no other writer since: the planner's lease); otherwise the
+// stored queue is read to compare. It returns how many queue rows it wrote
+// and deleted.
+func (s *Store) ReplaceQueue(ctx context.Context, prev, rows []QueueRow, slas []HostSLA) (written, deleted int, err error) {
 	err = s.inTx(ctx, func(tx *Tx) error {
 		written, deleted = 0, 0
-		old := map[[2]int64]stored{}
-		rs, err := tx.queryRows(ctx, "SELECT host_id, update_id, class, class_reason, risk, fixes, excepted, kev, severity, first_seen FROM host_updates")
-		if err != nil {
-			return fmt.Errorf("read work queue: %w", err)
-		}
-		for rs.Next() {
-			var k [2]int64
-			var v stored
-			if err := rs.Scan(&k[0], &k[1], &v.class, &v.reason, &v.risk, &v.fixes, &v.excepted, &v.kev, &v.severity, &v.first); err != nil {
-				rs.Close()
-				return fmt.Errorf("read work queue: %w", classify(err))
+		old := make(map[[2]int64]queueValue, max(len(prev), len(rows)))
+		if prev != nil {
+			for _, r := range prev {
+				old[[2]int64{r.HostID, r.UpdateID}] = r.value()
 			}
-			old[k] = v
-		}
-		rs.Close()
-		if err := rs.Err(); err != nil {
-			return fmt.Errorf("read work queue: %w", classify(err))
+		} else if err := tx.readQueue(ctx, old); err != nil {
+			return err
 		}
 		var ins [][]any
 		for _, r := range rows {
 			k := [2]int64{r.HostID, r.UpdateID}
-			v := stored{r.Class, r.ClassReason, strings.Join(r.Fixes, ","), strings.Join(r.Excepted, ","), r.Severity, r.Risk, boolInt(r.KEV), micros(r.FirstSeen)}
+			v := r.value()
 			o, ok := old[k]
 			delete(old, k)
 			if ok && o == v {
@@ -418,7 +440,7 @@ func (s *Store) QueueEntry(ctx context.Context, id string) (*patchbay.HostUpdate
 		return nil, err
 	}
 	u, err := scanQueue(s.queryRow(ctx, "SELECT "+queueColumns+queueFrom+" WHERE q.host_id = ? AND q.update_id = ?", host, upd))
-	if err == sql.ErrNoRows {
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, patchbay.Errorf(patchbay.ENotFound, "no update %s in the work queue", id)
 	}
 	if err != nil {
@@ -522,4 +544,21 @@ func (s *Store) SLAReport(ctx context.Context) ([]patchbay.SLAReport, error) {
 		out = append(out, r)
 	}
 	return out, classify(rows.Err())
+}
+
+// PlanStamp summarises what the work queue is computed from, in one cheap
+// query: the audit trail's head (every change a person or an import makes:
+// hosts' labels and owners, policies, exceptions, feeds), the matcher's
+// progress through advisory changes, and what hosts' findings were last
+// evaluated on. When the stamp is unchanged, so are the planner's inputs,
+// except for the clock.
+func (s *Store) PlanStamp(ctx context.Context) (string, error) {
+	var audit, seq, hosts, invs, since int64
+	err := s.queryRow(ctx, `SELECT (SELECT seq FROM audit_head WHERE id = 1), (SELECT advisory_seq FROM matcher_state WHERE id = 1),
+		COUNT(*), COALESCE(SUM(findings_inventory_id), 0), COALESCE(MAX(findings_since), 0) FROM hosts WHERE retired_at IS NULL`).
+		Scan(&audit, &seq, &hosts, &invs, &since)
+	if err != nil {
+		return "", fmt.Errorf("planner inputs: %w", classify(err))
+	}
+	return fmt.Sprintf("%d/%d/%d/%d/%d", audit, seq, hosts, invs, since), nil
 }

@@ -116,7 +116,7 @@ func TestExceptionApproval(t *testing.T) {
 		if _, err := s.DecideException(ctx, "user:boss", admin, x.ID, patchbay.Reject, "late"); patchbay.ErrorCodeOf(err) != patchbay.EConflict {
 			t.Fatalf("deciding twice: %v, want conflict", err)
 		}
-		if active, _ := s.Exceptions(ctx, false); len(active) != 1 || active[0].Approval == nil && active[0].ID != x.ID {
+		if active, _ := s.Exceptions(ctx, false); len(active) != 1 || active[0].ID != x.ID || active[0].Approval == nil || active[0].Approval.ByName != "appr" {
 			t.Fatalf("active = %+v", active)
 		}
 		if _, err := s.RevokeException(ctx, "user:op", x.ID); err != nil {

@@ -107,10 +107,10 @@ func (s *Server) handleFindingsList() http.Handler {
 			for _, st := range r.URL.Query()["status"] {
 				for _, v := range strings.Split(st, ",") {
 					switch patchbay.FindingStatus(v) {
-					case patchbay.FindingOpen, patchbay.FindingFixed, patchbay.FindingWithdrawn:
+					case patchbay.FindingOpen, patchbay.FindingFixed, patchbay.FindingWithdrawn, patchbay.FindingExcepted:
 						f.Status = append(f.Status, patchbay.FindingStatus(v))
 					default:
-						return f, patchbay.FieldError(patchbay.EInvalid, "status", "want open, fixed or withdrawn, got %q", v)
+						return f, patchbay.FieldError(patchbay.EInvalid, "status", "want open, excepted, fixed or withdrawn, got %q", v)
 					}
 				}
 			}
@@ -125,7 +125,7 @@ func (s *Server) handleFindingsList() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		fs, err := s.store.Findings(r.Context(), f)
+		fs, err := s.findings(r.Context(), f)
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return

@@ -26,6 +26,15 @@ func (ws Windows) NextOpen(after time.Time, host *time.Location) (Interval, bool
 		return Interval{}, false
 	}
 	iv.Start = ws.openedAt(iv.Start, after, host)
+	// A set open without a break: report a piece of about maxMerged, as
+	// the merger does going forward, not one reaching both ways; it still
+	// holds after.
+	if cut := iv.End.Add(-maxMerged); cut.After(iv.Start) {
+		if cut.After(after) {
+			cut = after
+		}
+		iv.Start = cut
+	}
 	return iv, true
 }
 

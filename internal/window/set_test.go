@@ -218,3 +218,21 @@ func TestIntervalString(t *testing.T) {
 		t.Errorf("Interval.String() = %q; want %q", got, want)
 	}
 }
+
+// TestOpenNeverUnbounded: a set open without a break reports, at any
+// moment, an interval that holds the moment and spans at most about
+// maxMerged plus one window, never one reaching maxMerged both ways.
+func TestOpenNeverUnbounded(t *testing.T) {
+	ws, err := ParseAll("windows", []Spec{{Cron: "* * * * *", Duration: time.Hour, Zone: "UTC"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 4, 21, 42, 0, 0, time.UTC)
+	iv, ok := ws.Open(at, nil)
+	if !ok || !iv.Contains(at) {
+		t.Fatalf("Open(%s) = %s, %v; want an interval holding it", at, iv, ok)
+	}
+	if span := iv.End.Sub(iv.Start); span > maxMerged+time.Hour {
+		t.Fatalf("Open(%s) = %s spans %s; want at most %s", at, iv, span, maxMerged+time.Hour)
+	}
+}
