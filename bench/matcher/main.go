@@ -17,16 +17,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"slices"
-	"sync"
 	"time"
 
 	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/bench/internal/benchfleet"
 	"github.com/patchbay/patchbay/internal/feedload"
-	"github.com/patchbay/patchbay/internal/fleet"
 	"github.com/patchbay/patchbay/internal/matcher"
 	"github.com/patchbay/patchbay/internal/osv"
-	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/store"
 )
 
@@ -60,7 +57,7 @@ func main() {
 	fmt.Printf("machine: %d CPUs, %s; store %s\n", runtime.NumCPU(), runtime.Version(), loc)
 
 	t := time.Now()
-	if err := enrollFleet(ctx, st, *seed, *hosts); err != nil {
+	if _, err := benchfleet.Enroll(ctx, st, *seed, *hosts); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("fleet: %d hosts enrolled with their inventories in %.1f s (setup)\n", *hosts, time.Since(t).Seconds())
@@ -115,7 +112,7 @@ func main() {
 		times = append(times, time.Since(t))
 	}
 	fmt.Printf("new advisory: imported and reflected in the findings (%d keys evaluated, %d findings opened): median %.0f ms of 5 (target ≤ 1 s)\n",
-		last.KeysEvaluated, last.Opened, ms(median(times)))
+		last.KeysEvaluated, last.Opened, benchfleet.MS(benchfleet.Median(times)))
 
 	times = times[:0]
 	var affected []int64
@@ -126,62 +123,12 @@ func main() {
 		}
 		times = append(times, time.Since(t))
 	}
-	fmt.Printf("hosts affected by CVE-2026-99000: %d hosts, median %.1f ms of 21 (target ≤ 100 ms)\n", len(affected), ms(median(times)))
+	fmt.Printf("hosts affected by CVE-2026-99000: %d hosts, median %.1f ms of 21 (target ≤ 100 ms)\n", len(affected), benchfleet.MS(benchfleet.Median(times)))
 
 	t = time.Now()
 	advs, err := st.Advisories(ctx, patchbay.AdvisoryFilter{Limit: 100})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("vulns ls (first page of %d advisories with open findings, with host counts): %.0f ms\n", len(advs), ms(time.Since(t)))
+	fmt.Printf("vulns ls (first page of %d advisories with open findings, with host counts): %.0f ms\n", len(advs), benchfleet.MS(time.Since(t)))
 }
-
-// enrollFleet stores n hosts of the simulated fleet with their inventories,
-// on as many goroutines as CPUs.
-func enrollFleet(ctx context.Context, st *store.Store, seed uint64, n int) error {
-	fl, err := fleet.NewFleet(seed, n, fleet.Options{})
-	if err != nil {
-		return err
-	}
-	_, secret, err := st.CreateEnrollSecret(ctx, "bench", store.NewEnrollSecret{Name: "bench"})
-	if err != nil {
-		return err
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	next := make(chan int)
-	for range runtime.NumCPU() * 2 {
-		wg.Go(func() {
-			for i := range next {
-				h := fl.Host(i)
-				e, err := st.Enroll(ctx, protocol.EnrollRequest{EnrollSecret: secret, Facts: h.FactsAt(time.Now())})
-				if err != nil {
-					errs <- err
-					continue
-				}
-				hs, err := st.AuthenticateHost(ctx, e.HostToken)
-				if err == nil {
-					err = st.PutInventory(ctx, hs, fl.Inventory(i))
-				}
-				if err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	return <-errs
-}
-
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/internal/agent"
 	"github.com/patchbay/patchbay/internal/apiv1"
 	"github.com/patchbay/patchbay/internal/client"
@@ -64,7 +66,8 @@ func runDemo(ctx context.Context, e *env, o demoOptions) error {
 	}
 	so := serverOptions{store: storeFlags{dataDir: o.dataDir, database: "sqlite:"}, listen: o.listen,
 		maxBody: web.DefaultMaxBodyBytes, logLevel: "warn", logFormat: "text", shutdownTimeout: 5 * time.Second,
-		checkInInterval: o.interval, feedInterval: 6 * time.Hour, maxFeedBytes: web.DefaultMaxFeedBytes, matchInterval: time.Second}
+		checkInInterval: o.interval, feedInterval: 6 * time.Hour, maxFeedBytes: web.DefaultMaxFeedBytes, matchInterval: time.Second,
+		planInterval: 10 * time.Second}
 	// An admin token for the demo, whether the store is new or not.
 	log, _ := newLogger(e.stderr, "warn", "text")
 	st, err := so.store.open(ctx, log)
@@ -103,6 +106,9 @@ func startDemoFleet(ctx context.Context, e *env, url, token string, o demoOption
 	if err := importDemoFeeds(ctx, e, admin); err != nil {
 		return err
 	}
+	if err := createDemoPolicies(ctx, e, admin); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, `
 patchbay demo is running: %d simulated hosts and this machine are enrolling.
   API          %s
@@ -116,6 +122,9 @@ Try:
   patchbay vulns ls --kev
   patchbay vulns show CVE-2022-2588
   patchbay findings ls --host 1
+  patchbay updates ls --sort risk --class critical
+  patchbay policies simulate "prod critical" --days 14
+  patchbay sla
 Stop it with Ctrl-C.
 
 `, o.hosts, url, token, o.dataDir, url, token)
@@ -195,6 +204,36 @@ func importDemoFeeds(ctx context.Context, e *env, c *client.Client) error {
 		return err
 	}
 	return send("known_exploited_vulnerabilities.json", kev)
+}
+
+// createDemoPolicies writes the two policies the demo shows: the issue's
+// example (critical updates on prod hosts, Saturdays 02:00–05:00
+// Europe/Berlin, approval required, critical findings due in 7 days) and
+// a catch-all for staging, auto-approved, on weeknights in each host's
+// zone.
+func createDemoPolicies(ctx context.Context, e *env, c *client.Client) error {
+	sla := patchbay.SLADays{Critical: 7, High: 14, Medium: 30, Low: 90, Unknown: 30}
+	for _, p := range []patchbay.Policy{
+		{Name: "prod critical", Enabled: true, Priority: 100, Selector: patchbay.Selector{Labels: []string{"prod"}},
+			Updates: patchbay.UpdateRule{Classes: []string{"critical"}},
+			Windows: []patchbay.WindowSpec{{Cron: "0 2 * * 6", Duration: "3h", Zone: "Europe/Berlin"}},
+			Rings:   []patchbay.RingSpec{{Name: "pilot", Label: "canary"}, {Name: "early", Percent: 10, FailureThreshold: "5%"}, {Name: "rest"}},
+			Reboot:  patchbay.RebootRule{Mode: patchbay.RebootIfRequired, Delay: "5m"}, SLA: sla},
+		{Name: "staging all", Enabled: true, Priority: 10, Selector: patchbay.Selector{Labels: []string{"staging"}},
+			AutoApprove: &patchbay.UpdateRule{}, DeferralDays: 2,
+			Windows: []patchbay.WindowSpec{{Cron: "0 22 * * 1-5", Duration: "4h", Zone: "host"}},
+			Reboot:  patchbay.RebootRule{Mode: patchbay.RebootAlways}, SLA: sla},
+	} {
+		res, err := c.CreatePolicy(ctx, p)
+		if ce := (*client.Error)(nil); errors.As(err, &ce) && ce.Code() == patchbay.EConflict {
+			continue // a demo started again on its data directory
+		}
+		if err != nil {
+			return fmt.Errorf("create the demo's policy %q: %w", p.Name, err)
+		}
+		fmt.Fprintf(e.stdout, "created policy %d %q\n", res.Policy.ID, res.Policy.Name)
+	}
+	return nil
 }
 
 // demoGoBinaries are the places this machine's agent looks for Go

@@ -134,4 +134,26 @@ func TestDemo(t *testing.T) {
 	if !debian || !goFindings || !kev {
 		t.Fatalf("the demo's findings: Debian tracker %v, Go vulnerability database %v, KEV %v; want all three\n%s", debian, goFindings, kev, out)
 	}
+
+	// The work queue ranks the fleet's updates, a critical one among
+	// them, and the example policy simulates two Saturday windows.
+	var critical []patchbay.HostUpdate
+	for time.Now().Before(deadline) && len(critical) == 0 {
+		time.Sleep(250 * time.Millisecond)
+		l, err := c.Updates(ctx, client.UpdateQuery{Classes: []string{"critical"}, Limit: 10})
+		if err == nil {
+			critical = l.Items
+		}
+	}
+	if len(critical) == 0 || len(critical[0].Fixes) == 0 {
+		t.Fatalf("the demo's work queue has no critical update fixing a finding: %+v", critical)
+	}
+	ps, err := c.Policies(ctx, false)
+	if err != nil || len(ps) != 2 || ps[0].Name != "prod critical" {
+		t.Fatalf("the demo's policies: %+v, %v", ps, err)
+	}
+	sim, err := c.SimulatePolicy(ctx, ps[0].ID, 14)
+	if err != nil || len(sim.Windows) != 2 || sim.Windows[0].Start.Weekday() != time.Saturday {
+		t.Fatalf("simulate %q: %+v, %v; want two Saturday windows", ps[0].Name, sim.Windows, err)
+	}
 }
