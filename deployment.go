@@ -48,6 +48,20 @@ const (
 	ReasonApproved     StateReason = "approved"       // an approver approved it
 	ReasonRejected     StateReason = "rejected"       // an approver rejected it
 	ReasonCancelled    StateReason = "cancelled"      // a person cancelled it
+
+	// The rollout's own reasons (internal/rollout decides them).
+	ReasonStarted           StateReason = "started"            // its window opened, or a person started it
+	ReasonRingOpen          StateReason = "ring_open"          // hosts of the current ring are patching
+	ReasonSoaking           StateReason = "soaking"            // the ring finished and must stay healthy for its soak time
+	ReasonAwaitingPromotion StateReason = "awaiting_promotion" // the ring soaked; a person promotes the next
+	ReasonPromoted          StateReason = "promoted"           // the next ring started
+	ReasonPausedByUser      StateReason = "paused"             // a person paused it
+	ReasonResumed           StateReason = "resumed"            // a person resumed it
+	ReasonThreshold         StateReason = "failure_threshold"  // a ring failed more than it may
+	ReasonProgressDeadline  StateReason = "progress_deadline"  // no host finished within the progress deadline
+	ReasonRollingBack       StateReason = "rolling_back"       // failed hosts are reinstalling their previous versions
+	ReasonCompleted         StateReason = "completed"          // every ring finished within its threshold
+	ReasonRolledBack        StateReason = "rolled_back"        // the rollback finished
 )
 
 // Deployment is chosen updates × chosen hosts, delivered in rings inside

@@ -1,0 +1,234 @@
+// Package rollout decides what happens next in a deployment. Decide is a
+// pure function of the deployment's state, its rings' rules and outcomes,
+// and the time: it opens rings, waits out soak times, halts a ring that
+// fails more than it may, orders the rollback of failed hosts, and ends the
+// deployment. Command decides what a person may do in which state. The
+// controller that runs them only stores their results, one transaction at
+// a time, on one server at a time.
+package rollout
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/policy"
+)
+
+// RingStatus counts the jobs of one ring by where they are.
+type RingStatus struct {
+	Hosts   int // jobs in the ring
+	Pending int // not handed out yet
+	Running int // handed out, no final result yet
+	// Succeeded jobs installed everything; Healthy is how many of them
+	// have also stayed healthy for the ring's minimum healthy time (the
+	// rest are still being watched).
+	Succeeded, Healthy int
+	// Failed jobs failed to install, or their host turned unhealthy.
+	Failed int
+	// Skipped jobs never ran: their host stayed offline past the
+	// deployment's deadline, or the deployment was cancelled.
+	Skipped int
+	// RollingBack, RolledBack and RollbackFailed count jobs ordered back
+	// to their previous versions, by where that is.
+	RollingBack, RolledBack, RollbackFailed int
+	// Forgiven is how many failures a person accepted by resuming the
+	// deployment after the ring halted it; they no longer count.
+	Forgiven int
+	// Finished is when the last of its jobs reached a final state (zero
+	// while none has).
+	Finished time.Time
+}
+
+// done reports whether every job of the ring has a final result and every
+// success has been healthy long enough.
+func (s RingStatus) done() bool {
+	return s.Pending == 0 && s.Running == 0 && s.Succeeded == s.Healthy
+}
+
+// failures counts what the ring's threshold is measured against: failed
+// jobs, whether rolled back since or not.
+func (s RingStatus) failures() int {
+	return max(s.Failed+s.RollingBack+s.RolledBack+s.RollbackFailed-s.Forgiven, 0)
+}
+
+// Ring is a ring's rule and its jobs' outcomes.
+type Ring struct {
+	Rule   policy.RingRule
+	Status RingStatus
+}
+
+// Input is everything Decide looks at.
+type Input struct {
+	State   patchbay.DeploymentState
+	Reason  patchbay.StateReason
+	Rings   []Ring
+	Current int // the ring in progress, from 0
+	// WindowOpen is set when some host of the current ring is inside its
+	// maintenance window now (or the deployment is an emergency one), and
+	// WindowOpened is when that window opened.
+	WindowOpen   bool
+	WindowOpened time.Time
+	// AutoRollback rolls the failed hosts of a ring that crossed its
+	// threshold back to their previous versions.
+	AutoRollback bool
+	// ProgressDeadline halts a running deployment in which no job reached
+	// a final state for that long while a window was open (0: none).
+	// LastProgress is when one last did, or when the deployment last
+	// started or resumed; the deadline counts from it or from the opening
+	// of the current window, whichever is later.
+	ProgressDeadline time.Duration
+	LastProgress     time.Time
+	Now              time.Time
+}
+
+// Decision is what happens next: the state to store, and the ring in
+// progress. Changed is false when nothing is to be stored. Rollback asks
+// the controller to order the failed jobs of ring Current back; Wake, when
+// not zero, is when Decide should be asked again though nothing else
+// changed (a soak time or a progress deadline ending).
+type Decision struct {
+	State    patchbay.DeploymentState
+	Reason   patchbay.StateReason
+	Detail   string
+	Current  int
+	Changed  bool
+	Rollback bool
+	Wake     time.Time
+}
+
+// Decide returns what happens next in a deployment. It is called after
+// every change of a job's state and when a Wake time comes:
+//
+//   - approved: jobs are made, and the hosts fetch the target packages
+//     ahead (the controller's work); the deployment is scheduled.
+//   - scheduled: it starts running when a host of its first ring is in its
+//     window.
+//   - running: a ring whose failures exceed its threshold halts the
+//     deployment (and, with AutoRollback, orders its failed hosts back);
+//     so does a progress deadline passing. A ring whose jobs are all done
+//     soaks for its soak time, then the next ring opens, or waits for a
+//     person when that ring is promoted by hand; after the last ring the
+//     deployment is completed.
+//   - halted while rolling back: when no rollback is left running, the
+//     deployment is rolled back.
+//   - draft, awaiting approval, paused, halted otherwise, and the final
+//     states wait for a person (see Command).
+func Decide(in Input) Decision {
+	d := Decision{State: in.State, Reason: in.Reason, Current: min(max(in.Current, 0), max(len(in.Rings)-1, 0))}
+	switch in.State {
+	case patchbay.DeploymentApproved:
+		return d.to(patchbay.DeploymentScheduled, patchbay.ReasonProposed, "its hosts fetch the target packages ahead of the window")
+	case patchbay.DeploymentScheduled:
+		if in.WindowOpen {
+			d = d.to(patchbay.DeploymentRunning, patchbay.ReasonStarted, "the first ring's window opened")
+			return decideRunning(in, d)
+		}
+		return d
+	case patchbay.DeploymentRunning:
+		return decideRunning(in, d)
+	case patchbay.DeploymentHalted:
+		if in.Reason != patchbay.ReasonRollingBack {
+			return d
+		}
+		var back, failed int
+		for _, r := range in.Rings {
+			if r.Status.RollingBack > 0 {
+				return d
+			}
+			back, failed = back+r.Status.RolledBack, failed+r.Status.RollbackFailed
+		}
+		detail := fmt.Sprintf("%d hosts back at their previous versions", back)
+		if failed > 0 {
+			detail += fmt.Sprintf("; %d could not be rolled back", failed)
+		}
+		return d.to(patchbay.DeploymentRolledBack, patchbay.ReasonRolledBack, detail)
+	}
+	return d
+}
+
+// decideRunning decides for a running deployment.
+func decideRunning(in Input, d Decision) Decision {
+	if len(in.Rings) == 0 {
+		return d.to(patchbay.DeploymentCompleted, patchbay.ReasonCompleted, "no hosts to patch")
+	}
+	cur := d.Current
+	r := in.Rings[cur]
+	if f := r.Status.failures(); r.Rule.Threshold.Exceeded(f, r.Status.Hosts) {
+		detail := fmt.Sprintf("ring %q: %d of %d hosts failed, more than its threshold %s", r.Rule.Name, f, r.Status.Hosts, thresholdText(r.Rule.Threshold))
+		if in.AutoRollback && r.Status.Failed > 0 {
+			d = d.to(patchbay.DeploymentHalted, patchbay.ReasonRollingBack, detail+"; rolling the failed hosts back")
+			d.Rollback = true
+			return d
+		}
+		return d.to(patchbay.DeploymentHalted, patchbay.ReasonThreshold, detail)
+	}
+	if !r.Status.done() {
+		if in.ProgressDeadline > 0 && in.WindowOpen {
+			from := in.LastProgress
+			if in.WindowOpened.After(from) {
+				from = in.WindowOpened
+			}
+			deadline := from.Add(in.ProgressDeadline)
+			if !in.Now.Before(deadline) {
+				return d.to(patchbay.DeploymentHalted, patchbay.ReasonProgressDeadline,
+					fmt.Sprintf("ring %q: no host finished for %s", r.Rule.Name, in.ProgressDeadline))
+			}
+			d.Wake = deadline
+		}
+		if d.Reason != patchbay.ReasonRingOpen && d.Reason != patchbay.ReasonStarted && d.Reason != patchbay.ReasonPromoted &&
+			d.Reason != patchbay.ReasonResumed {
+			d = d.to(patchbay.DeploymentRunning, patchbay.ReasonRingOpen, fmt.Sprintf("ring %q is patching", r.Rule.Name))
+		}
+		return d
+	}
+	// The ring is done: soak, then the next ring or the end.
+	soaked := r.Status.Finished.Add(r.Rule.Soak)
+	if in.Now.Before(soaked) {
+		if d.Reason != patchbay.ReasonSoaking {
+			d = d.to(patchbay.DeploymentRunning, patchbay.ReasonSoaking, fmt.Sprintf("ring %q finished; soaking until %s", r.Rule.Name, soaked.UTC().Format(time.RFC3339)))
+		}
+		d.Wake = soaked
+		return d
+	}
+	if cur == len(in.Rings)-1 {
+		return d.to(patchbay.DeploymentCompleted, patchbay.ReasonCompleted, completedText(in.Rings))
+	}
+	next := in.Rings[cur+1]
+	if next.Rule.ManualPromotion {
+		if d.Reason != patchbay.ReasonAwaitingPromotion {
+			d = d.to(patchbay.DeploymentRunning, patchbay.ReasonAwaitingPromotion, fmt.Sprintf("ring %q soaked; ring %q starts when a person promotes it", r.Rule.Name, next.Rule.Name))
+		}
+		return d
+	}
+	d = d.to(patchbay.DeploymentRunning, patchbay.ReasonPromoted, fmt.Sprintf("ring %q soaked; ring %q started", r.Rule.Name, next.Rule.Name))
+	d.Current = cur + 1
+	// The next ring may be empty, or already done: decide again from it.
+	in.Current, in.Reason, in.LastProgress = d.Current, d.Reason, in.Now
+	again := decideRunning(in, d)
+	again.Changed = true
+	return again
+}
+
+// to moves d to state and reason, marking it changed.
+func (d Decision) to(state patchbay.DeploymentState, reason patchbay.StateReason, detail string) Decision {
+	d.State, d.Reason, d.Detail, d.Changed = state, reason, detail, true
+	return d
+}
+
+func thresholdText(t policy.Threshold) string {
+	if t.Percent {
+		return fmt.Sprintf("%d%%", t.N)
+	}
+	return fmt.Sprint(t.N)
+}
+
+func completedText(rings []Ring) string {
+	var ok, failed, skipped int
+	for _, r := range rings {
+		ok += r.Status.Succeeded
+		failed += r.Status.failures()
+		skipped += r.Status.Skipped
+	}
+	return fmt.Sprintf("%d hosts patched, %d failed within the thresholds, %d skipped", ok, failed, skipped)
+}
