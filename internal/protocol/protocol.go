@@ -11,8 +11,9 @@ import (
 )
 
 // Version is the agent protocol's version. 1: enrollment, check-in with
-// facts and an inventory hash, compressed inventory upload.
-const Version = 1
+// facts and an inventory hash, compressed inventory upload. 2: jobs by long
+// poll, and their results.
+const Version = 2
 
 // Paths of the agent API.
 const (
