@@ -118,7 +118,7 @@ func (p *Planner) Run(ctx context.Context) error {
 		case <-p.nudge:
 			nudged = true
 		case <-renew.C:
-			ok, err := p.store.TakeLease(ctx, leaseName, p.opt.Holder, leaseTTL)
+			ok, err := p.takeLease(ctx)
 			if err != nil || (ok && leader) {
 				goto again // renewed (or the store is down: the next pass says so)
 			}
@@ -176,12 +176,11 @@ func (b *built) fresh(stamp string, now time.Time) bool {
 
 func (p *Planner) pass(ctx context.Context, full bool) (Result, error) {
 	var res Result
-	ok, err := p.store.TakeLease(ctx, leaseName, p.opt.Holder, leaseTTL)
+	ok, err := p.takeLease(ctx)
 	if err != nil {
 		return res, err
 	}
 	if !ok {
-		p.last = nil // another server plans; what this one built ages
 		return res, errNotLeader
 	}
 	leased := time.Now()
@@ -196,18 +195,18 @@ func (p *Planner) pass(ctx context.Context, full bool) (Result, error) {
 			return res, err
 		}
 		res.Queue = len(b.queue.Rows)
+		if ok, err := p.takeLease(ctx); err != nil || !ok {
+			return res, errors.Join(errNotLeader, err)
+		}
 		// What this server stored last is what the table holds while it
-		// kept the lease (p.last is dropped when it loses it). A build
+		// kept the lease (p.last is dropped when it did not). A build
 		// that took long enough for the lease to lapse reads the table.
 		var prev []store.QueueRow
 		if p.last != nil && time.Since(leased) < leaseTTL/2 {
 			prev = p.last.queue.Rows
 		}
-		if ok, err := p.store.TakeLease(ctx, leaseName, p.opt.Holder, leaseTTL); err != nil || !ok {
-			p.last = nil
-			return res, errors.Join(errNotLeader, err)
-		}
 		if res.Written, res.Deleted, err = p.store.ReplaceQueue(ctx, prev, b.queue.Rows, b.queue.SLA); err != nil {
+			p.last = nil // the table may or may not hold b: read it next time
 			return res, fmt.Errorf("store work queue: %w", err)
 		}
 		p.last, res.Rebuilt = b, true
@@ -224,7 +223,7 @@ func (p *Planner) pass(ctx context.Context, full bool) (Result, error) {
 	}
 	// Renew the lease just before committing: a pass that outlived it
 	// could race a new leader (the keys keep proposals single anyway).
-	if ok, err := p.store.TakeLease(ctx, leaseName, p.opt.Holder, leaseTTL); err != nil || !ok {
+	if ok, err := p.takeLease(ctx); err != nil || !ok {
 		return res, errors.Join(errNotLeader, err)
 	}
 	if res.Proposed, err = p.store.CommitSchedule(ctx, "scheduler", sc); err != nil {
@@ -237,6 +236,17 @@ func (p *Planner) pass(ctx context.Context, full bool) (Result, error) {
 		p.opt.Logger.Warn("maintenance window missed", "window", m)
 	}
 	return res, nil
+}
+
+// takeLease takes or renews the planner lease. When this server did not
+// keep it without a break, another may have planned meanwhile and
+// rewritten the queue: what this one built and stored last is dropped.
+func (p *Planner) takeLease(ctx context.Context) (bool, error) {
+	ok, kept, err := p.store.HoldLease(ctx, leaseName, p.opt.Holder, leaseTTL)
+	if err == nil && !kept {
+		p.last = nil
+	}
+	return ok, err
 }
 
 // build reads the planner's inputs and computes the queue.

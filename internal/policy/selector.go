@@ -197,8 +197,12 @@ func outranks(a, b *Compiled) int {
 // Priority whose selector selects h, the lower ID on a tie. The Governance
 // names it with its priority and the selector's reasons, and lists in Also
 // the other enabled policies that select h, in the order they rank. When
-// none selects h, Govern returns nil and a Governance that says so.
+// none selects h, Govern returns nil and a Governance that says so; so it
+// does for a retired host, which Groups leaves out of every schedule.
 func Govern(ps []*Compiled, h *patchbay.Host) (*Compiled, patchbay.Governance) {
+	if h.RetiredAt != nil {
+		return nil, patchbay.Governance{Why: "retired: no policy governs it"}
+	}
 	var best *Compiled
 	var why string
 	var also []string

@@ -92,13 +92,23 @@ func (s *Store) DecideException(ctx context.Context, actor string, approver *pat
 		if x.State != patchbay.ExceptionPending {
 			return patchbay.Errorf(patchbay.EConflict, "exception %d is %s, not pending", id, x.State)
 		}
+		if d == patchbay.Approve && !tx.s.now().Before(x.ExpiresAt) {
+			return patchbay.Errorf(patchbay.EConflict, "exception %d expired at %s while it waited; reject it and request it again",
+				id, x.ExpiresAt.UTC().Format(time.RFC3339))
+		}
 		before := *x
 		x.State = patchbay.ExceptionActive
 		if d == patchbay.Reject {
 			x.State = patchbay.ExceptionRejected
 		}
-		if _, err := tx.exec(ctx, "UPDATE exceptions SET state = ? WHERE id = ?", x.State, id); err != nil {
+		// Conditional on the state read: on PostgreSQL another decision
+		// may have committed since, and this one must not overwrite it.
+		r, err := tx.exec(ctx, "UPDATE exceptions SET state = ? WHERE id = ? AND state = ?", x.State, id, patchbay.ExceptionPending)
+		if err != nil {
 			return fmt.Errorf("decide exception %d: %w", id, err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return patchbay.Errorf(patchbay.EConflict, "exception %d was decided meanwhile, not pending", id)
 		}
 		if x.Approval, err = tx.insertApproval(ctx, "exception_id", id, approver, d, comment); err != nil {
 			return err

@@ -11,12 +11,29 @@ import (
 // is refused. Several servers sharing a database use it so that one at a
 // time runs the matcher (and, later, the scheduler).
 func (s *Store) TakeLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	got, _, err := s.HoldLease(ctx, name, holder, ttl)
+	return got, err
+}
+
+// HoldLease is TakeLease that also reports whether holder kept the lease
+// without a break since it last took it: false when the lease was free
+// (released, or never taken) or another's, so that nobody else can have
+// held it in between only when kept is true.
+func (s *Store) HoldLease(ctx context.Context, name, holder string, ttl time.Duration) (got, kept bool, err error) {
 	now := s.now()
-	var got bool
-	err := s.inTx(ctx, func(tx *Tx) error {
+	err = s.inTx(ctx, func(tx *Tx) error {
+		got, kept = false, false
 		// Each statement decides by its own WHERE, so two servers racing
 		// for the lease cannot both win: the loser changes no row.
-		r, err := tx.exec(ctx, "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+		r, err := tx.exec(ctx, "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?", micros(now.Add(ttl)), name, holder)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 1 {
+			got, kept = true, true
+			return nil
+		}
+		r, err = tx.exec(ctx, "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
 			name, holder, micros(now.Add(ttl)))
 		if err != nil {
 			return err
@@ -25,8 +42,8 @@ func (s *Store) TakeLease(ctx context.Context, name, holder string, ttl time.Dur
 			got = true
 			return nil
 		}
-		r, err = tx.exec(ctx, "UPDATE leases SET holder = ?, expires_at = ? WHERE name = ? AND (holder = ? OR expires_at <= ?)",
-			holder, micros(now.Add(ttl)), name, holder, micros(now))
+		r, err = tx.exec(ctx, "UPDATE leases SET holder = ?, expires_at = ? WHERE name = ? AND expires_at <= ?",
+			holder, micros(now.Add(ttl)), name, micros(now))
 		if err != nil {
 			return err
 		}
@@ -35,9 +52,9 @@ func (s *Store) TakeLease(ctx context.Context, name, holder string, ttl time.Dur
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("lease %s: %w", name, err)
+		return false, false, fmt.Errorf("lease %s: %w", name, err)
 	}
-	return got, nil
+	return got, kept, nil
 }
 
 // ReleaseLease gives up the named lease if holder has it, so a successor

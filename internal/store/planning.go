@@ -420,7 +420,7 @@ func QueueID(host, update int64) string { return fmt.Sprintf("%d-%d", host, upda
 
 // ParseQueueID takes a work queue id ("HOST-UPDATE") apart.
 func ParseQueueID(id string) (host, update int64, err error) {
-	if _, err := fmt.Sscanf(id, "%d-%d", &host, &update); err != nil || QueueID(host, update) != id {
+	if _, err := fmt.Sscanf(id, "%d-%d", &host, &update); err != nil || host <= 0 || update <= 0 || QueueID(host, update) != id {
 		return 0, 0, patchbay.FieldError(patchbay.EInvalid, "id", "%q is not an update id such as 12-345 (host-update)", truncateText(id, 40))
 	}
 	return host, update, nil
