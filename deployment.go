@@ -89,6 +89,14 @@ type Deployment struct {
 	Rings       []Ring       `json:"rings"`
 	Reboot      RebootRule   `json:"reboot"`
 
+	// AutoRollback rolls the failed hosts of a ring that crossed its
+	// threshold back; ProgressDeadline (seconds, 0: none) halts a
+	// deployment in which no host finished for that long inside a window.
+	AutoRollback     bool `json:"auto_rollback"`
+	ProgressDeadline int  `json:"progress_deadline_seconds,omitempty"`
+	// CurrentRing is the ring in progress, from 0.
+	CurrentRing int `json:"current_ring"`
+
 	Hosts     []DeploymentHost `json:"hosts,omitempty"`
 	HostCount int              `json:"host_count"`
 	Approvals []Approval       `json:"approvals,omitempty"`
@@ -258,4 +266,74 @@ type SLAReport struct {
 	Excepted int    `json:"excepted"`
 	// OldestDue is the earliest due date of an overdue finding.
 	OldestDue *time.Time `json:"oldest_due,omitempty"`
+}
+
+// JobKind is what a job asks of a host.
+type JobKind string
+
+// The kinds.
+const (
+	JobFetch    JobKind = "fetch"    // download the targets ahead, keep the installed versions' files
+	JobInstall  JobKind = "install"  // install the exact target versions
+	JobRollback JobKind = "rollback" // reinstall the versions from before, from the kept files
+)
+
+// JobState is where a job is.
+type JobState string
+
+// The states. Pending jobs wait for their ring, their host's window and a
+// free parallel slot; running ones were handed to the agent.
+const (
+	JobPending   JobState = "pending"
+	JobRunning   JobState = "running"
+	JobSucceeded JobState = "succeeded" // installed; health still watched
+	JobHealthy   JobState = "healthy"   // installed and stayed healthy
+	JobFailed    JobState = "failed"
+	JobRefused   JobState = "refused" // not attempted by the agent: window ended, lock held, package held
+	JobSkipped   JobState = "skipped" // never handed out: cancelled, or the host stayed away
+)
+
+// Final reports whether a job in state s is finished (health aside).
+func (s JobState) Final() bool {
+	switch s {
+	case JobPending, JobRunning:
+		return false
+	}
+	return true
+}
+
+// JobAction is one exact package version a job installs.
+type JobAction struct {
+	Name    string `json:"name"`
+	Arch    string `json:"arch,omitempty"`
+	Version string `json:"version"`
+}
+
+// PackageVersion is one package's version on a host, "" when it is not
+// installed.
+type PackageVersion struct {
+	Name    string `json:"name"`
+	Arch    string `json:"arch,omitempty"`
+	Version string `json:"version"`
+}
+
+// Job is one host's work within a deployment: its exact actions, its
+// attempts, and the versions before and after (what a rollback restores).
+type Job struct {
+	ID           int64            `json:"id"`
+	DeploymentID int64            `json:"deployment_id"`
+	HostID       int64            `json:"host_id"`
+	Hostname     string           `json:"hostname,omitempty"`
+	Ring         int              `json:"ring"`
+	Kind         JobKind          `json:"kind"`
+	Attempt      int              `json:"attempt"`
+	State        JobState         `json:"state"`
+	Actions      []JobAction      `json:"actions"`
+	Before       []PackageVersion `json:"before,omitempty"`
+	After        []PackageVersion `json:"after,omitempty"`
+	Reason       string           `json:"reason,omitempty"`
+	Output       string           `json:"output,omitempty"`
+	Recovered    bool             `json:"recovered,omitempty"`
+	HandedAt     *time.Time       `json:"handed_at,omitempty"`
+	FinishedAt   *time.Time       `json:"finished_at,omitempty"`
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/patchbay/patchbay/internal/feedsync"
 	"github.com/patchbay/patchbay/internal/matcher"
 	"github.com/patchbay/patchbay/internal/planner"
+	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/store"
 	"github.com/patchbay/patchbay/internal/web"
 )
@@ -228,13 +229,9 @@ func serve(ctx context.Context, e *env, o serverOptions, ready func(url, adminTo
 	fetcher := &feedsync.Fetcher{Store: st, Client: feedsync.NewClient(10 * time.Minute), MaxBytes: o.maxFeedBytes, Logger: log.With("component", "feeds")}
 	syncer := &feedsync.Syncer{Fetcher: fetcher, URLs: o.feedURLs, Interval: o.feedInterval, Holder: holder, OnImport: m.Nudge,
 		Logger: log.With("component", "feeds")}
-	bg, stopBG := context.WithCancel(ctx)
-	var bgDone sync.WaitGroup
-	bgDone.Go(func() { m.Run(bg) })
-	bgDone.Go(func() { syncer.Run(bg) })
-	bgDone.Go(func() { pl.Run(bg) })
-	defer func() { stopBG(); bgDone.Wait() }()
-
+	var jobsChanged func() // the web server's, set before anything runs
+	ctl := rollout.NewController(st, rollout.Options{Logger: log.With("component", "rollout"), Holder: holder,
+		OnChange: func() { jobsChanged() }})
 	handler := web.New(web.Config{
 		Store:           st,
 		Logger:          log.With("component", "web"),
@@ -246,16 +243,27 @@ func serve(ctx context.Context, e *env, o serverOptions, ready func(url, adminTo
 		OnInventory:     m.Nudge,
 		OnAdvisories:    m.Nudge,
 		OnPlans:         pl.Nudge,
+		Rollout:         ctl,
 		Fetcher:         fetcher,
 		FeedURLs:        o.feedURLs,
 		FeedInterval:    o.feedInterval,
 	})
+	jobsChanged = handler.JobsChanged
+	bg, stopBG := context.WithCancel(ctx)
+	var bgDone sync.WaitGroup
+	bgDone.Go(func() { m.Run(bg) })
+	bgDone.Go(func() { syncer.Run(bg) })
+	bgDone.Go(func() { pl.Run(bg) })
+	bgDone.Go(func() { ctl.Run(bg) })
+	defer func() { stopBG(); bgDone.Wait() }()
+
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(handler.StopPolls)
 	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "store", st.Location().String(), "startup", time.Since(start).Round(time.Millisecond))
 	fmt.Fprintf(e.stdout, "patchbay server listening on %s://%s\n", scheme, ln.Addr())
 

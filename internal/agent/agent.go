@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/patchbay/patchbay/internal/client"
@@ -46,7 +47,13 @@ type Config struct {
 	MaxBackoff time.Duration
 	// Once makes Run return after one successful check-in (and upload).
 	Once bool
-	Rand *rand.Rand // jitter; seeded from the clock when nil
+	// Packages, when set, lets the agent take deployment jobs: it waits
+	// for them by long poll and runs them through this package manager,
+	// journalled under StateDir/jobs.
+	Packages PackageManager
+	// PollWait is how long a job poll waits on the server (default 25s).
+	PollWait time.Duration
+	Rand     *rand.Rand // jitter; seeded from the clock when nil
 }
 
 // ErrTokenRefused means the server no longer accepts this host's token: the
@@ -85,6 +92,9 @@ func (a *runner) run(ctx context.Context) error {
 	}
 	a.state = st
 	a.api = a.cfg.Client.WithToken(st.HostToken)
+	jobsStarted := false
+	var jobs sync.WaitGroup
+	defer jobs.Wait()
 	for {
 		interval, err := a.cycle(ctx)
 		switch {
@@ -93,6 +103,15 @@ func (a *runner) run(ctx context.Context) error {
 			a.fails = 0
 			if a.cfg.Once {
 				return nil
+			}
+			if a.cfg.Packages != nil && !jobsStarted {
+				jobsStarted = true
+				x, err := a.executor()
+				if err != nil {
+					return err
+				}
+				api := a.api
+				jobs.Go(func() { a.runJobs(ctx, api, x) })
 			}
 		case errors.Is(err, ErrTokenRefused), ctx.Err() != nil:
 			if ctx.Err() != nil {

@@ -289,3 +289,34 @@ type FindingScore struct {
 	Excepted  bool       `json:"excepted,omitempty"`
 	Score     ScoreParts `json:"score"`
 }
+
+// CreateDeploymentRequest asks for a deployment made by a person: the
+// hosts, which of their available updates (by package name and/or class;
+// all when neither is given), the rings, the windows and the reboot rule.
+// An emergency deployment ("patch now") skips windows and deferral; like
+// every deployment a person makes, it needs an approver.
+type CreateDeploymentRequest struct {
+	Name             string                `json:"name"`
+	Hosts            []int64               `json:"hosts"`
+	Packages         []string              `json:"packages,omitempty"`
+	Classes          []string              `json:"classes,omitempty"`
+	Rings            []patchbay.RingSpec   `json:"rings,omitempty"`
+	Windows          []patchbay.WindowSpec `json:"windows,omitempty"`
+	Reboot           patchbay.RebootRule   `json:"reboot"`
+	Emergency        bool                  `json:"emergency,omitempty"`
+	AutoRollback     *bool                 `json:"auto_rollback,omitempty"`
+	ProgressDeadline string                `json:"progress_deadline,omitempty"` // "2h"; default 2h, "0" none
+}
+
+// DeploymentActionRequest takes an action on a deployment: pause, resume,
+// retry, promote, cancel, rollback or submit.
+type DeploymentActionRequest struct {
+	Action string `json:"action"`
+}
+
+// DeploymentActionResult says where the action left the deployment.
+type DeploymentActionResult struct {
+	State  patchbay.DeploymentState `json:"state"`
+	Reason patchbay.StateReason     `json:"reason"`
+	Detail string                   `json:"detail"`
+}

@@ -57,6 +57,10 @@ func zoneName(g policy.Group) string {
 	return g.Zone
 }
 
+// defaultProgressDeadline is the progress deadline of the deployments
+// policies propose.
+const defaultProgressDeadline = 2 * time.Hour
+
 // Deployment turns a proposal of policy c into a deployment to store.
 func Deployment(c *policy.Compiled, p policy.Proposal) *patchbay.Deployment {
 	id := c.ID
@@ -76,6 +80,10 @@ func Deployment(c *policy.Compiled, p policy.Proposal) *patchbay.Deployment {
 		Reboot:        c.Reboot,
 		Hosts:         p.Hosts,
 		HostCount:     len(p.Hosts),
+		AutoRollback:  true,
+		// A window is hours long: no host finishing within one of them
+		// halts the deployment rather than leaving it open forever.
+		ProgressDeadline: int(defaultProgressDeadline / time.Second),
 	}
 	if p.NeedsApproval {
 		d.State, d.Reason = patchbay.DeploymentAwaitingApproval, patchbay.ReasonNeedsApprove

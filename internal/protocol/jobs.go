@@ -25,28 +25,21 @@ const (
 	MaxJobsPerPoll = 16
 )
 
-// JobKind is what a job asks of the agent.
-type JobKind string
+// JobKind is what a job asks of the agent: fetch (download the targets
+// ahead of the window, keep the installed versions' files; nothing
+// installed changes), install (the actions' exact versions), rollback
+// (reinstall the versions from before, from the kept files).
+type JobKind = patchbay.JobKind
 
 // The kinds.
 const (
-	// JobFetch downloads the target packages ahead of the window and keeps
-	// the files of the installed versions for rollback; it changes nothing
-	// installed.
-	JobFetch JobKind = "fetch"
-	// JobInstall installs the actions' exact versions.
-	JobInstall JobKind = "install"
-	// JobRollback reinstalls the versions the host had before the
-	// deployment, from the files kept by JobFetch.
-	JobRollback JobKind = "rollback"
+	JobFetch    = patchbay.JobFetch
+	JobInstall  = patchbay.JobInstall
+	JobRollback = patchbay.JobRollback
 )
 
 // Action is one exact package version to install.
-type Action struct {
-	Name    string `json:"name"`
-	Arch    string `json:"arch,omitempty"`
-	Version string `json:"version"`
-}
+type Action = patchbay.JobAction
 
 // Job is one host's work in a deployment, as the agent receives it. The
 // pair (ID, Attempt) names it: a result for an older attempt is ignored,
@@ -98,11 +91,7 @@ const (
 
 // PackageVersion is one package's version on the host before or after a
 // job, "" when it is not installed.
-type PackageVersion struct {
-	Name    string `json:"name"`
-	Arch    string `json:"arch,omitempty"`
-	Version string `json:"version"`
-}
+type PackageVersion = patchbay.PackageVersion
 
 // JobResult reports a job's outcome. Before and After are read from the
 // package database, not from the package manager's output; After is what a

@@ -24,13 +24,14 @@ type RingStatus struct {
 	// have also stayed healthy for the ring's minimum healthy time (the
 	// rest are still being watched).
 	Succeeded, Healthy int
-	// Failed jobs failed to install, or their host turned unhealthy.
+	// Failed jobs failed to install, or their host turned unhealthy;
+	// they stay counted when rolled back since.
 	Failed int
 	// Skipped jobs never ran: their host stayed offline past the
 	// deployment's deadline, or the deployment was cancelled.
 	Skipped int
-	// RollingBack, RolledBack and RollbackFailed count jobs ordered back
-	// to their previous versions, by where that is.
+	// RollingBack, RolledBack and RollbackFailed count the ring's hosts
+	// ordered back to their previous versions, by where that is.
 	RollingBack, RolledBack, RollbackFailed int
 	// Forgiven is how many failures a person accepted by resuming the
 	// deployment after the ring halted it; they no longer count.
@@ -47,10 +48,8 @@ func (s RingStatus) done() bool {
 }
 
 // failures counts what the ring's threshold is measured against: failed
-// jobs, whether rolled back since or not.
-func (s RingStatus) failures() int {
-	return max(s.Failed+s.RollingBack+s.RolledBack+s.RollbackFailed-s.Forgiven, 0)
-}
+// jobs, whether rolled back since or not, less those a person accepted.
+func (s RingStatus) failures() int { return max(s.Failed-s.Forgiven, 0) }
 
 // Ring is a ring's rule and its jobs' outcomes.
 type Ring struct {

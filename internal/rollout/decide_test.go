@@ -66,7 +66,7 @@ func TestDecide(t *testing.T) {
 			Input{State: patchbay.DeploymentRunning, Reason: patchbay.ReasonResumed, Rings: []Ring{ring("early", two, 0, false, RingStatus{Hosts: 10, Pending: 5, Failed: 5, Forgiven: 3})}, Now: t0},
 			Decision{State: patchbay.DeploymentRunning, Reason: patchbay.ReasonResumed}},
 		{"rolled-back failures still count against the threshold",
-			Input{State: patchbay.DeploymentRunning, Reason: patchbay.ReasonRingOpen, Rings: []Ring{ring("early", two, 0, false, RingStatus{Hosts: 10, Pending: 7, RolledBack: 3})}, Now: t0},
+			Input{State: patchbay.DeploymentRunning, Reason: patchbay.ReasonRingOpen, Rings: []Ring{ring("early", two, 0, false, RingStatus{Hosts: 10, Pending: 7, Failed: 3, RolledBack: 3})}, Now: t0},
 			Decision{State: patchbay.DeploymentHalted, Reason: patchbay.ReasonThreshold, Changed: true}},
 		{"successes still watched: the ring is not done",
 			Input{State: patchbay.DeploymentRunning, Reason: patchbay.ReasonRingOpen, Rings: []Ring{ring("pilot", first, 0, false, RingStatus{Hosts: 5, Succeeded: 5, Healthy: 3}), ring("rest", first, 0, false, RingStatus{Hosts: 5, Pending: 5})}, Now: t0},
@@ -177,8 +177,11 @@ func TestDecideFixedPoint(t *testing.T) {
 				left -= k
 				return k
 			}
-			st.Pending, st.Running, st.Failed, st.Skipped, st.RollingBack, st.RolledBack = take(), take(), take(), take(), take(), take()
+			st.Pending, st.Running, st.Failed, st.Skipped = take(), take(), take(), take()
 			st.Succeeded = left
+			back := r.IntN(st.Failed + 1)
+			st.RollingBack = r.IntN(back + 1)
+			st.RolledBack = back - st.RollingBack
 			st.Healthy = st.Succeeded - r.IntN(st.Succeeded+1)/3
 			st.Finished = t0.Add(-time.Duration(r.IntN(120)) * time.Minute)
 			th := policy.Threshold{N: r.IntN(4)}

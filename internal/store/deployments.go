@@ -140,9 +140,11 @@ func (t *Tx) insertDeployment(ctx context.Context, actor string, d *patchbay.Dep
 		key = d.Key
 	}
 	err = t.queryRow(ctx, `INSERT INTO deployments (name, key, state, reason, detail, policy_id, policy_version, requested_by, emergency,
-		window_start, window_end, spec, host_count, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		window_start, window_end, spec, host_count, created_at, updated_at, auto_rollback, progress_deadline)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		d.Name, key, d.State, d.Reason, d.Detail, nullInt(d.PolicyID), d.PolicyVersion, d.RequestedBy, boolInt(d.Emergency),
-		nullTime(d.WindowStart), nullTime(d.WindowEnd), string(spec), d.HostCount, micros(now), micros(now)).Scan(&d.ID)
+		nullTime(d.WindowStart), nullTime(d.WindowEnd), string(spec), d.HostCount, micros(now), micros(now),
+		boolInt(d.AutoRollback), d.ProgressDeadline).Scan(&d.ID)
 	if err != nil {
 		return false, fmt.Errorf("store deployment %s: %w", d.Name, classify(err))
 	}
@@ -157,7 +159,11 @@ func (t *Tx) insertDeployment(ctx context.Context, actor string, d *patchbay.Dep
 	if err := t.insertRows(ctx, "deployment_hosts", []string{"deployment_id", "host_id", "ring", "updates"}, rows, ""); err != nil {
 		return false, fmt.Errorf("store hosts of deployment %d: %w", d.ID, err)
 	}
-	return true, t.audit(ctx, Change{Actor: actor, Action: "deployment.propose", ObjectType: "deployment",
+	action := "deployment.propose"
+	if d.Emergency {
+		action = "deployment.propose-emergency" // skips windows and deferral: said loudly
+	}
+	return true, t.audit(ctx, Change{Actor: actor, Action: action, ObjectType: "deployment",
 		ObjectID: fmt.Sprint(d.ID), After: summarizeDeployment(d)})
 }
 
@@ -176,7 +182,7 @@ func nullTime(t *time.Time) any {
 }
 
 const deploymentColumns = `id, name, COALESCE(key, ''), state, reason, detail, policy_id, COALESCE(policy_version, 0), requested_by,
-	emergency, window_start, window_end, spec, host_count, created_at, updated_at`
+	emergency, window_start, window_end, spec, host_count, created_at, updated_at, auto_rollback, progress_deadline, current_ring`
 
 func scanDeployment(r rowScanner) (*patchbay.Deployment, error) {
 	var d patchbay.Deployment
@@ -184,10 +190,12 @@ func scanDeployment(r rowScanner) (*patchbay.Deployment, error) {
 	var emergency int
 	var spec string
 	var created, updated int64
+	var auto int
 	if err := r.Scan(&d.ID, &d.Name, &d.Key, &d.State, &d.Reason, &d.Detail, &policy, &d.PolicyVersion, &d.RequestedBy,
-		&emergency, &ws, &we, &spec, &d.HostCount, &created, &updated); err != nil {
+		&emergency, &ws, &we, &spec, &d.HostCount, &created, &updated, &auto, &d.ProgressDeadline, &d.CurrentRing); err != nil {
 		return nil, err
 	}
+	d.AutoRollback = auto != 0
 	if policy.Valid {
 		d.PolicyID = &policy.Int64
 	}
@@ -316,9 +324,15 @@ func (s *Store) DecideDeployment(ctx context.Context, actor string, approver *pa
 			d.Detail = "rejected by " + approver.Name
 		}
 		d.UpdatedAt = tx.s.now().UTC().Truncate(time.Microsecond)
-		if _, err := tx.exec(ctx, "UPDATE deployments SET state = ?, reason = ?, detail = ?, updated_at = ? WHERE id = ?",
-			d.State, d.Reason, d.Detail, micros(d.UpdatedAt), id); err != nil {
+		// Conditional on the state read: on PostgreSQL another decision
+		// may have committed since, and this one must not overwrite it.
+		r, err := tx.exec(ctx, "UPDATE deployments SET state = ?, reason = ?, detail = ?, updated_at = ? WHERE id = ? AND state = ?",
+			d.State, d.Reason, d.Detail, micros(d.UpdatedAt), id, patchbay.DeploymentAwaitingApproval)
+		if err != nil {
 			return fmt.Errorf("decide deployment %d: %w", id, err)
+		}
+		if n, _ := r.RowsAffected(); n != 1 {
+			return patchbay.Errorf(patchbay.EConflict, "deployment %d was decided meanwhile, not awaiting approval", id)
 		}
 		a, err := tx.insertApproval(ctx, "deployment_id", id, approver, dec, comment)
 		if err != nil {

@@ -149,6 +149,9 @@ func (s *Server) handleDeploymentDecide() http.Handler {
 		}
 		who := caller(r)
 		d, err := s.store.DecideDeployment(r.Context(), who.actor(), who.user, id, req.Decision, req.Comment)
+		if err == nil && s.rollout != nil {
+			s.rollout.Nudge() // an approved deployment is scheduled at once
+		}
 		s.answer(w, r, http.StatusOK, d, err)
 	})
 }

@@ -17,6 +17,8 @@ type metrics struct {
 
 	checkins    *prometheus.CounterVec
 	inventories prometheus.Counter
+	jobsHanded  prometheus.Counter
+	jobResults  *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -39,8 +41,16 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "patchbay_agent_inventories_total",
 			Help: "Full inventories received from agents.",
 		}),
+		jobsHanded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "patchbay_jobs_handed_total",
+			Help: "Jobs handed to agents by long poll.",
+		}),
+		jobResults: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "patchbay_job_results_total",
+			Help: "Job results agents reported, by status.",
+		}, []string{"status"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.checkins, m.inventories,
+	reg.MustRegister(m.requests, m.duration, m.checkins, m.inventories, m.jobsHanded, m.jobResults,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -83,7 +83,10 @@ func (s *Server) routeTable() []Route {
 		{"POST", "/api/v1/exceptions/{id}/decision", ClassUser, patchbay.PermApprovalsDecide, "Approve or reject a requested exception", s.handleExceptionDecide()},
 		{"POST", "/api/v1/exceptions/{id}/revoke", ClassUser, patchbay.PermPoliciesWrite, "End an exception before it expires", s.handleExceptionRevoke()},
 		{"GET", "/api/v1/deployments", ClassUser, patchbay.PermDeploymentsRead, "List deployments, newest first", s.handleDeploymentsList()},
+		{"POST", "/api/v1/deployments", ClassUser, patchbay.PermDeploymentsWrite, "Make a deployment of hosts' available updates (emergency: skips windows); it needs an approver", s.handleDeploymentCreate()},
 		{"GET", "/api/v1/deployments/{id}", ClassUser, patchbay.PermDeploymentsRead, "Show a deployment with its hosts and decisions", s.handleDeploymentGet()},
+		{"GET", "/api/v1/deployments/{id}/jobs", ClassUser, patchbay.PermDeploymentsRead, "A deployment's jobs: per host, state, attempts, versions before and after, output", s.handleDeploymentJobs()},
+		{"POST", "/api/v1/deployments/{id}/action", ClassUser, patchbay.PermDeploymentsWrite, "Pause, resume, retry, promote, cancel or roll back a deployment", s.handleDeploymentAction()},
 		{"POST", "/api/v1/deployments/{id}/decision", ClassUser, patchbay.PermApprovalsDecide, "Approve or reject a deployment awaiting approval", s.handleDeploymentDecide()},
 		{"GET", "/api/v1/approvals", ClassUser, patchbay.PermDeploymentsRead, "What waits for an approver: deployments and exceptions", s.handleApprovalsList()},
 
@@ -94,5 +97,7 @@ func (s *Server) routeTable() []Route {
 		{"POST", protocol.PathEnroll, ClassEnroll, "", "Enroll a host with an enroll secret", s.handleEnroll()},
 		{"POST", protocol.PathCheckIn, ClassAgent, "", "Check in: facts and inventory hash", s.handleCheckIn()},
 		{"PUT", protocol.PathInventory, ClassAgent, "", "Upload the full inventory (gzip)", s.handleInventory()},
+		{"POST", protocol.PathJobsPoll, ClassAgent, "", "Wait for due jobs (long poll)", s.handleJobsPoll()},
+		{"POST", protocol.PathJobResult, ClassAgent, "", "Report a job's result (idempotent per attempt)", s.handleJobResult()},
 	}
 }

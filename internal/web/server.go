@@ -6,6 +6,7 @@ package web
 
 import (
 	"log/slog"
+	"sync/atomic"
 
 	"net/http"
 	"time"
@@ -41,6 +42,9 @@ type Config struct {
 	// OnPlans is called after a change the planner computes from: a
 	// policy, an exception, a host's labels, groups, criticality or owner.
 	OnPlans func()
+	// Rollout takes people's actions on deployments and is nudged by job
+	// results and approvals; nil refuses the actions.
+	Rollout Rollout
 	// Fetcher fetches feed URLs for POST /api/v1/feeds/fetch; nil refuses.
 	Fetcher *feedsync.Fetcher
 	// FeedURLs are the feeds synced on a schedule, every FeedInterval,
@@ -68,6 +72,9 @@ type Server struct {
 	maxFeed                   int64
 	onInventory, onAdvisories func()
 	onPlans                   func()
+	rollout                   Rollout
+	jobs                      signal
+	stopping                  atomic.Bool
 	fetcher                   *feedsync.Fetcher
 	feedURLs                  []string
 	feedInterval              time.Duration
@@ -97,7 +104,7 @@ func New(cfg Config) *Server {
 	if s.maxFeed <= 0 {
 		s.maxFeed = DefaultMaxFeedBytes
 	}
-	s.onInventory, s.onAdvisories, s.onPlans = cfg.OnInventory, cfg.OnAdvisories, cfg.OnPlans
+	s.onInventory, s.onAdvisories, s.onPlans, s.rollout = cfg.OnInventory, cfg.OnAdvisories, cfg.OnPlans, cfg.Rollout
 	s.fetcher, s.feedURLs, s.feedInterval = cfg.Fetcher, cfg.FeedURLs, cfg.FeedInterval
 	if s.checkInInterval <= 0 {
 		s.checkInInterval = DefaultCheckInInterval

@@ -1,0 +1,85 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/patchbay/patchbay/internal/client"
+	"github.com/patchbay/patchbay/internal/protocol"
+)
+
+// executor opens the job journal under the state directory.
+func (a *runner) executor() (*Executor, error) {
+	j, err := OpenJournal(filepath.Join(a.cfg.StateDir, "jobs"))
+	if err != nil {
+		return nil, err
+	}
+	return &Executor{Journal: j, PM: a.cfg.Packages, Log: a.log}, nil
+}
+
+// runJobs first delivers what an earlier run left in the journal, then
+// waits for jobs by long poll and runs them one at a time, until ctx ends.
+// A result the server did not acknowledge stays journalled and is sent
+// again; the server counts it once.
+func (a *runner) runJobs(ctx context.Context, api *client.Client, x *Executor) {
+	wait := a.cfg.PollWait
+	if wait <= 0 {
+		wait = 25 * time.Second
+	}
+	fails := 0
+	for ctx.Err() == nil {
+		results, jobs, err := x.Recover(ctx)
+		if err != nil {
+			a.log.Error("job journal", "err", err)
+		}
+		for i, r := range results {
+			a.deliver(ctx, api, x, jobs[i], r)
+		}
+		res, err := api.PollJobs(ctx, wait)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			fails++
+			a.log.Warn("job poll failed", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(min(time.Duration(fails)*2*time.Second, time.Minute)):
+			}
+			continue
+		}
+		fails = 0
+		for _, job := range res.Jobs {
+			a.log.Info("job received", "job", job.ID, "attempt", job.Attempt, "kind", job.Kind, "actions", len(job.Actions))
+			r, err := x.Run(ctx, job)
+			if err != nil {
+				a.log.Error("job could not be journalled; not run", "job", job.ID, "err", err)
+				continue
+			}
+			a.deliver(ctx, api, x, job, r)
+		}
+	}
+}
+
+// deliver reports r and, once the server has it, forgets the job.
+func (a *runner) deliver(ctx context.Context, api *client.Client, x *Executor, job protocol.Job, r protocol.JobResult) {
+	if _, err := api.ReportJob(ctx, job.ID, r); err != nil {
+		var ce *client.Error
+		if !errors.As(err, &ce) || ce.Status >= 500 || ce.Status == http.StatusTooManyRequests || ce.Status == http.StatusUnauthorized {
+			a.log.Warn("job result not delivered; will send again", "job", job.ID, "err", err)
+			return
+		}
+		// The server refuses it for good (the job is gone, the result is
+		// malformed): sending it again would fail forever.
+		a.log.Error("job result refused by the server; dropped", "job", job.ID, "err", err)
+	} else {
+		a.log.Info("job reported", "job", job.ID, "attempt", job.Attempt, "status", r.Status, "reason", r.Reason)
+	}
+	if err := x.Journal.Remove(job.ID, job.Attempt); err != nil {
+		a.log.Error("job journal", "err", err)
+	}
+}

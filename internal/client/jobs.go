@@ -1,0 +1,55 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/apiv1"
+	"github.com/patchbay/patchbay/internal/protocol"
+)
+
+// PollJobs waits up to wait for jobs due for this host (a host token); the
+// request's own timeout is stretched to cover the wait.
+func (c *Client) PollJobs(ctx context.Context, wait time.Duration) (protocol.PollResponse, error) {
+	var res protocol.PollResponse
+	cc := c
+	if c.http.Timeout > 0 && c.http.Timeout < wait+30*time.Second {
+		cc = c.WithTimeout(wait + 30*time.Second)
+	}
+	return res, cc.do(ctx, "POST", protocol.PathJobsPoll, nil, protocol.PollRequest{WaitSeconds: int(wait / time.Second)}, &res)
+}
+
+// ReportJob sends a job's result; accepted is false when the server
+// already had it, or it was for an older attempt (both harmless).
+func (c *Client) ReportJob(ctx context.Context, id int64, r protocol.JobResult) (accepted bool, err error) {
+	var res struct {
+		Accepted bool `json:"accepted"`
+	}
+	err = c.do(ctx, "POST", protocol.JobResultPath(id), nil, r, &res)
+	return res.Accepted, err
+}
+
+// CreateDeployment asks for a deployment made by a person.
+func (c *Client) CreateDeployment(ctx context.Context, req apiv1.CreateDeploymentRequest) (patchbay.Deployment, error) {
+	var d patchbay.Deployment
+	return d, c.do(ctx, "POST", "/api/v1/deployments", nil, req, &d)
+}
+
+// DeploymentAction takes an action on a deployment.
+func (c *Client) DeploymentAction(ctx context.Context, id int64, action string) (apiv1.DeploymentActionResult, error) {
+	var res apiv1.DeploymentActionResult
+	return res, c.do(ctx, "POST", fmt.Sprintf("/api/v1/deployments/%d/action", id), nil, apiv1.DeploymentActionRequest{Action: action}, &res)
+}
+
+// DeploymentJobs lists a deployment's jobs, of one kind or ("") all.
+func (c *Client) DeploymentJobs(ctx context.Context, id int64, kind patchbay.JobKind) ([]patchbay.Job, error) {
+	q := url.Values{}
+	if kind != "" {
+		q.Set("kind", string(kind))
+	}
+	var res apiv1.List[patchbay.Job]
+	return res.Items, c.do(ctx, "GET", fmt.Sprintf("/api/v1/deployments/%d/jobs", id), q, nil, &res)
+}

@@ -1,0 +1,330 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/protocol"
+)
+
+// Jobs are made when a deployment is scheduled: for every host, a fetch
+// job (the targets downloaded ahead, the installed versions' files kept)
+// and an install job. A rollback adds a rollback job per host. Agents
+// claim them by long poll (ClaimJobs) and report them (RecordJobResult);
+// the rollout controller (internal/rollout) reads their counts per ring.
+
+// JobCandidate is a pending job offered to its host, with what deciding
+// whether it may start now needs.
+type JobCandidate struct {
+	Job     patchbay.Job
+	Windows []patchbay.WindowSpec
+	Reboot  patchbay.RebootRule
+	Ring    patchbay.Ring
+	// Emergency deployments skip windows.
+	Emergency bool
+	// HostZone is the host's IANA time zone ("" when it reported none).
+	HostZone string
+}
+
+// createJobs makes the fetch and install jobs of deployment d's hosts.
+func (t *Tx) createJobs(ctx context.Context, d int64, now time.Time) (int, error) {
+	rows, err := t.queryRows(ctx, "SELECT host_id, ring, updates FROM deployment_hosts WHERE deployment_id = ? ORDER BY host_id", d)
+	if err != nil {
+		return 0, fmt.Errorf("hosts of deployment %d: %w", d, err)
+	}
+	var ins [][]any
+	for rows.Next() {
+		var host int64
+		var ring int
+		var ups string
+		if err := rows.Scan(&host, &ring, &ups); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("hosts of deployment %d: %w", d, classify(err))
+		}
+		var planned []patchbay.PlannedUpdate
+		if err := json.Unmarshal([]byte(ups), &planned); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("deployment %d host %d: %w", d, host, err)
+		}
+		actions := make([]patchbay.JobAction, len(planned))
+		for i, p := range planned {
+			actions[i] = patchbay.JobAction{Name: p.Name, Arch: p.Arch, Version: p.ToVersion}
+		}
+		a, _ := json.Marshal(actions)
+		for _, kind := range []patchbay.JobKind{patchbay.JobFetch, patchbay.JobInstall} {
+			ins = append(ins, []any{d, host, ring, string(kind), 1, string(patchbay.JobPending), string(a), micros(now)})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("hosts of deployment %d: %w", d, classify(err))
+	}
+	err = t.insertRows(ctx, "jobs", []string{"deployment_id", "host_id", "ring", "kind", "attempt", "state", "actions", "updated_at"}, ins,
+		" ON CONFLICT (deployment_id, host_id, kind) DO NOTHING")
+	if err != nil {
+		return 0, fmt.Errorf("make jobs of deployment %d: %w", d, err)
+	}
+	return len(ins) / 2, nil
+}
+
+const jobColumns = `j.id, j.deployment_id, j.host_id, COALESCE(h.hostname, ''), j.ring, j.kind, j.attempt, j.state, j.actions, j.before, j.after,
+	j.reason, j.output, j.recovered, j.handed_at, j.finished_at`
+
+func scanJob(r rowScanner) (patchbay.Job, error) {
+	var j patchbay.Job
+	var actions, before, after string
+	var recovered int
+	var handed, finished sql.NullInt64
+	if err := r.Scan(&j.ID, &j.DeploymentID, &j.HostID, &j.Hostname, &j.Ring, &j.Kind, &j.Attempt, &j.State, &actions, &before, &after,
+		&j.Reason, &j.Output, &recovered, &handed, &finished); err != nil {
+		return j, err
+	}
+	if err := json.Unmarshal([]byte(actions), &j.Actions); err != nil {
+		return j, fmt.Errorf("job %d actions: %w", j.ID, err)
+	}
+	for _, v := range []struct {
+		text string
+		into *[]patchbay.PackageVersion
+	}{{before, &j.Before}, {after, &j.After}} {
+		if v.text != "" {
+			if err := json.Unmarshal([]byte(v.text), v.into); err != nil {
+				return j, fmt.Errorf("job %d versions: %w", j.ID, err)
+			}
+		}
+	}
+	j.Recovered = recovered != 0
+	if handed.Valid {
+		t := fromMicros(handed.Int64)
+		j.HandedAt = &t
+	}
+	if finished.Valid {
+		t := fromMicros(finished.Int64)
+		j.FinishedAt = &t
+	}
+	return j, nil
+}
+
+// Jobs lists a deployment's jobs, by ring and host; kind "" lists every
+// kind.
+func (s *Store) Jobs(ctx context.Context, deployment int64, kind patchbay.JobKind) ([]patchbay.Job, error) {
+	q := "SELECT " + jobColumns + " FROM jobs j LEFT JOIN hosts h ON h.id = j.host_id WHERE j.deployment_id = ?"
+	args := []any{deployment}
+	if kind != "" {
+		q += " AND j.kind = ?"
+		args = append(args, kind)
+	}
+	rows, err := s.queryUncached(ctx, q+" ORDER BY j.ring, j.host_id, j.kind", args...)
+	if err != nil {
+		return nil, fmt.Errorf("jobs of deployment %d: %w", deployment, err)
+	}
+	defer rows.Close()
+	out := []patchbay.Job{}
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, fmt.Errorf("jobs of deployment %d: %w", deployment, classify(err))
+		}
+		out = append(out, j)
+	}
+	return out, classify(rows.Err())
+}
+
+// ClaimJobs hands host's due jobs to its agent, at most max: in one
+// transaction it reads the host's pending jobs of deployments that may
+// run them, asks may (the caller's window rule) whether each may start at
+// now and until when, holds install jobs to their ring's max_parallel, and
+// marks the chosen ones running. Fetch jobs run once their deployment is
+// scheduled; install jobs when it is running and their ring is the
+// current one; rollback jobs while it rolls back.
+func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max int, may func(JobCandidate) (startBy time.Time, ok bool)) ([]protocol.Job, error) {
+	var out []protocol.Job
+	err := s.inTx(ctx, func(tx *Tx) error {
+		out = out[:0]
+		rows, err := tx.queryRows(ctx, `SELECT `+jobColumns+`, d.state, d.reason, d.current_ring, d.spec, d.emergency, COALESCE(h.time_zone, '')
+			FROM jobs j JOIN deployments d ON d.id = j.deployment_id LEFT JOIN hosts h ON h.id = j.host_id
+			WHERE j.host_id = ? AND j.state = 'pending' ORDER BY j.deployment_id, j.kind`, host)
+		if err != nil {
+			return fmt.Errorf("jobs of host %d: %w", host, err)
+		}
+		type cand struct {
+			JobCandidate
+			state   patchbay.DeploymentState
+			reason  patchbay.StateReason
+			current int
+		}
+		var cands []cand
+		for rows.Next() {
+			var c cand
+			var spec string
+			var emergency int
+			j, err := scanJob(multiScanner{rows, []any{&c.state, &c.reason, &c.current, &spec, &emergency, &c.HostZone}})
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("jobs of host %d: %w", host, classify(err))
+			}
+			var sp deploymentSpec
+			if err := json.Unmarshal([]byte(spec), &sp); err != nil {
+				rows.Close()
+				return fmt.Errorf("deployment %d: %w", j.DeploymentID, err)
+			}
+			c.Job, c.Windows, c.Reboot, c.Emergency = j, sp.Windows, sp.Reboot, emergency != 0
+			if j.Ring < len(sp.Rings) {
+				c.Ring = sp.Rings[j.Ring]
+			}
+			cands = append(cands, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("jobs of host %d: %w", host, classify(err))
+		}
+		for _, c := range cands {
+			if len(out) >= max {
+				break
+			}
+			switch c.Job.Kind {
+			case patchbay.JobFetch:
+				if c.state != patchbay.DeploymentScheduled && c.state != patchbay.DeploymentRunning && c.state != patchbay.DeploymentPaused {
+					continue
+				}
+			case patchbay.JobInstall:
+				if c.state != patchbay.DeploymentRunning || c.Job.Ring != c.current || c.reason == patchbay.ReasonAwaitingPromotion ||
+					c.reason == patchbay.ReasonSoaking {
+					continue
+				}
+			case patchbay.JobRollback:
+				if c.state != patchbay.DeploymentHalted || c.reason != patchbay.ReasonRollingBack {
+					continue
+				}
+			}
+			startBy, ok := may(c.JobCandidate)
+			if !ok {
+				continue
+			}
+			if c.Job.Kind == patchbay.JobInstall && c.Ring.MaxParallel > 0 {
+				var running int
+				if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM jobs WHERE deployment_id = ? AND kind = 'install' AND ring = ? AND state = 'running'",
+					c.Job.DeploymentID, c.Job.Ring).Scan(&running); err != nil {
+					return fmt.Errorf("running jobs of deployment %d: %w", c.Job.DeploymentID, classify(err))
+				}
+				if running >= c.Ring.MaxParallel {
+					continue
+				}
+			}
+			if _, err := tx.exec(ctx, "UPDATE jobs SET state = 'running', handed_at = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
+				micros(now), micros(now), c.Job.ID); err != nil {
+				return fmt.Errorf("claim job %d: %w", c.Job.ID, err)
+			}
+			out = append(out, protocol.Job{ID: c.Job.ID, Attempt: c.Job.Attempt, DeploymentID: c.Job.DeploymentID, Kind: c.Job.Kind,
+				Ecosystem: "deb", Actions: c.Job.Actions, StartBy: startBy, Reboot: c.Reboot})
+		}
+		if len(out) > 0 {
+			s.fail("claim-commit")
+		}
+		return nil
+	})
+	return out, err
+}
+
+// multiScanner scans a row's leading columns with a scanner and the rest
+// into extra.
+type multiScanner struct {
+	rows  *sql.Rows
+	extra []any
+}
+
+func (m multiScanner) Scan(dest ...any) error { return m.rows.Scan(append(dest, m.extra...)...) }
+
+// RunningJobs returns the jobs handed to host's agent and not finished:
+// what a restarted agent may still report.
+func (s *Store) RunningJobs(ctx context.Context, host int64) ([]patchbay.Job, error) {
+	rows, err := s.queryUncached(ctx, "SELECT "+jobColumns+" FROM jobs j LEFT JOIN hosts h ON h.id = j.host_id WHERE j.host_id = ? AND j.state = 'running'", host)
+	if err != nil {
+		return nil, fmt.Errorf("running jobs of host %d: %w", host, err)
+	}
+	defer rows.Close()
+	var out []patchbay.Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, classify(err)
+		}
+		out = append(out, j)
+	}
+	return out, classify(rows.Err())
+}
+
+// ErrStaleResult is returned for a result of an attempt that is not the
+// job's current one, or for a job not handed out: it changes nothing.
+var ErrStaleResult = errors.New("result for an attempt the job is not at")
+
+// RecordJobResult stores the result an agent of host reports for job id.
+// It is idempotent: the same result twice, or a result for an older
+// attempt, changes nothing (ErrStaleResult for the latter). A job of
+// another host is ENotFound. It returns the job's deployment.
+func (s *Store) RecordJobResult(ctx context.Context, host, id int64, r protocol.JobResult) (deployment int64, err error) {
+	if err := r.Validate(); err != nil {
+		return 0, err
+	}
+	err = s.inTx(ctx, func(tx *Tx) error {
+		var state patchbay.JobState
+		var attempt int
+		err := tx.queryRow(ctx, "SELECT deployment_id, state, attempt FROM jobs WHERE id = ? AND host_id = ?", id, host).Scan(&deployment, &state, &attempt)
+		if errors.Is(err, sql.ErrNoRows) {
+			return patchbay.Errorf(patchbay.ENotFound, "no job %d for this host", id)
+		}
+		if err != nil {
+			return fmt.Errorf("job %d: %w", id, classify(err))
+		}
+		next := patchbay.JobState(r.Status)
+		if next == patchbay.JobRefused && state == patchbay.JobRunning && r.Attempt == attempt {
+			// Not attempted (its window ended first, the lock stayed
+			// held): it waits for the next window as a new attempt.
+			_, err := tx.exec(ctx, "UPDATE jobs SET state = 'pending', attempt = attempt + 1, reason = ?, handed_at = NULL, updated_at = ? WHERE id = ?",
+				"refused by the agent: "+r.Reason, micros(s.now()), id)
+			if err != nil {
+				return fmt.Errorf("record job %d: %w", id, err)
+			}
+			return nil
+		}
+		switch {
+		case r.Attempt != attempt:
+			return ErrStaleResult
+		case state == next:
+			return nil // the same result again
+		case state == patchbay.JobRunning:
+		case state == patchbay.JobSucceeded && (next == patchbay.JobHealthy || next == patchbay.JobFailed):
+		default:
+			return ErrStaleResult
+		}
+		before, _ := json.Marshal(r.Before)
+		after, _ := json.Marshal(r.After)
+		now := s.now()
+		_, err = tx.exec(ctx, `UPDATE jobs SET state = ?, before = CASE WHEN ? = '' THEN before ELSE ? END, after = ?, reason = ?, output = ?,
+			recovered = ?, finished_at = COALESCE(finished_at, ?), updated_at = ? WHERE id = ?`,
+			next, nonEmptyJSON(r.Before, before), nonEmptyJSON(r.Before, before), string(after), r.Reason, r.Output, boolInt(r.Recovered),
+			micros(r.Finished), micros(now), id)
+		if err != nil {
+			return fmt.Errorf("record job %d: %w", id, err)
+		}
+		if _, err := tx.exec(ctx, "UPDATE deployments SET last_progress = ? WHERE id = ?", micros(now), deployment); err != nil {
+			return fmt.Errorf("deployment %d progress: %w", deployment, err)
+		}
+		s.fail("result-commit")
+		return nil
+	})
+	return deployment, err
+}
+
+// nonEmptyJSON returns b as text, or "" when vs is empty (keep what is
+// stored).
+func nonEmptyJSON(vs []patchbay.PackageVersion, b []byte) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return string(b)
+}

@@ -1,0 +1,154 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/protocol"
+	"github.com/patchbay/patchbay/internal/rollout"
+	"github.com/patchbay/patchbay/internal/store"
+	"github.com/patchbay/patchbay/internal/window"
+)
+
+// signal wakes every waiter at once: long polls wait on it for jobs that
+// may have become due.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+func (s *signal) fire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+}
+
+// JobsChanged wakes the agents waiting for jobs: a deployment moved (the
+// rollout controller calls it after every transition it stores).
+func (s *Server) JobsChanged() { s.jobs.fire() }
+
+// StopPolls answers every waiting long poll at once and every later one
+// without waiting: the server is shutting down (http.Server's
+// RegisterOnShutdown), and agents will poll the next server.
+func (s *Server) StopPolls() {
+	s.stopping.Store(true)
+	s.jobs.fire()
+}
+
+// recheck is how often a waiting poll looks at the store without being
+// woken: another server's controller may have made its jobs due.
+const recheck = 5 * time.Second
+
+func (s *Server) handleJobsPoll() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req protocol.PollRequest
+		if err := decodeAgent(r, s.maxBody, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		wait := min(max(time.Duration(req.WaitSeconds)*time.Second, 0), protocol.MaxPollWait)
+		deadline := time.Now().Add(wait)
+		host := hostSession(r).HostID
+		for {
+			woken := s.jobs.wait() // before claiming: a change during the claim is not missed
+			jobs, err := s.store.ClaimJobs(r.Context(), host, s.now(), protocol.MaxJobsPerPoll, s.mayStart)
+			if err != nil {
+				writeError(w, r, s.log, err)
+				return
+			}
+			left := time.Until(deadline)
+			if len(jobs) > 0 || left <= 0 || s.stopping.Load() {
+				s.metrics.jobsHanded.Add(float64(len(jobs)))
+				writeJSON(w, http.StatusOK, protocol.PollResponse{Jobs: nonNil(jobs)})
+				return
+			}
+			t := time.NewTimer(min(left, recheck))
+			select {
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			case <-woken:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	})
+}
+
+// mayStart decides whether a due job may start on its host now, and by
+// when it must have begun: an install inside the host's window (in the
+// host's zone for host-local windows), until the window closes; a fetch or
+// a rollback at once (a rollback repairs a host a failed update left
+// broken); an emergency deployment at once, within the hour.
+func (s *Server) mayStart(c store.JobCandidate) (time.Time, bool) {
+	now := s.now()
+	if c.Job.Kind != patchbay.JobInstall || c.Emergency {
+		return now.Add(time.Hour), true
+	}
+	ws, err := window.FromSpecs("windows", c.Windows)
+	if err != nil {
+		s.log.Error("deployment windows do not parse", "deployment", c.Job.DeploymentID, "err", err)
+		return time.Time{}, false
+	}
+	loc := time.UTC
+	if c.HostZone != "" {
+		if l, err := time.LoadLocation(c.HostZone); err == nil {
+			loc = l
+		}
+	}
+	iv, ok := ws.Open(now, loc)
+	return iv.End, ok
+}
+
+func (s *Server) handleJobResult() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := pathID(r, "id")
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		var res protocol.JobResult
+		if err := decodeAgent(r, s.maxBody, &res); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		_, err = s.store.RecordJobResult(r.Context(), hostSession(r).HostID, id, res)
+		if errors.Is(err, store.ErrStaleResult) {
+			// Harmless: an older attempt, or the same result again after a
+			// retry. The agent forgets it.
+			writeJSON(w, http.StatusOK, map[string]bool{"accepted": false})
+			return
+		}
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		s.metrics.jobResults.WithLabelValues(string(res.Status)).Inc()
+		if s.rollout != nil {
+			s.rollout.Nudge()
+		}
+		writeJSON(w, http.StatusOK, map[string]bool{"accepted": true})
+	})
+}
+
+// Rollout is what the API needs of the rollout controller.
+type Rollout interface {
+	Act(ctx context.Context, id int64, a rollout.Action, by string) (rollout.Transition, error)
+	Nudge()
+}
