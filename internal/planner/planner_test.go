@@ -326,3 +326,48 @@ func TestTickReusesBuild(t *testing.T) {
 		}
 	})
 }
+
+// TestScheduleAfterReenable: a policy disabled for weeks and enabled again
+// reports no windows missed while it was off, and acts on the next one.
+func TestScheduleAfterReenable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		setup(t, s)
+		sat := nextSaturday(t, 2, 30)
+		pol := patchbay.Policy{Name: "prod critical", Enabled: true, Priority: 10,
+			Selector: patchbay.Selector{Labels: []string{"prod"}},
+			Updates:  patchbay.UpdateRule{Classes: []string{"critical"}},
+			Windows:  []patchbay.WindowSpec{{Cron: "0 2 * * 6", Duration: "3h", Zone: "Europe/Berlin"}},
+			Rings:    []patchbay.RingSpec{{Name: "all"}}, Reboot: patchbay.RebootRule{Mode: patchbay.RebootIfRequired},
+			SLA: patchbay.SLADays{Critical: 7, High: 14, Medium: 30, Low: 90, Unknown: 30}}
+		// The first pass's mark is an hour ago: before the versions made
+		// below with the store's real clock.
+		clock := time.Now().Add(-time.Hour)
+		p, err := s.CreatePolicy(ctx, "user:op", 1, pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pass := func(now time.Time) planner.Result {
+			t.Helper()
+			res, err := planner.New(s, planner.Options{Holder: "a", Now: func() time.Time { return now }}).Pass(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		pass(clock)
+		off := pol
+		off.Enabled = false
+		if _, err := s.UpdatePolicy(ctx, "user:op", 1, p.ID, 1, off); err != nil {
+			t.Fatal(err)
+		}
+		// Three weeks off; enabled again (a new version) in the fourth
+		// week's window: nothing was missed, and that window is acted on.
+		if _, err := s.UpdatePolicy(ctx, "user:op", 1, p.ID, 2, pol); err != nil {
+			t.Fatal(err)
+		}
+		if res := pass(sat.AddDate(0, 0, 21)); res.Missed != 0 || res.Proposed != 1 {
+			t.Fatalf("after re-enabling: %+v; want nothing missed and one proposal", res)
+		}
+	})
+}

@@ -15,8 +15,9 @@ import (
 // hosts a policy governs, a window that is open and was not acted on yields
 // its proposals (policy.Propose) as deployments; windows that opened and
 // closed unseen are listed as missed, never run late; the marks move past
-// both. A group without a mark (a new policy, or hosts in a new zone) acts
-// on a window open now, and has missed nothing.
+// both. A group without a mark (a new policy, or hosts in a new zone), or
+// with a mark older than its policy's current version, acts on a window
+// open now, and has missed nothing.
 //
 // Proposals carry a key per policy version, zone and window, so storing
 // the same pass twice (a crash between commit and the next pass, or two
@@ -34,6 +35,14 @@ func Schedule(policies []*policy.Compiled, hosts []*patchbay.Host, cands map[int
 	for _, g := range policy.Groups(policies, hosts) {
 		k := markKey{g.Policy.ID, g.Zone}
 		mark, ok := stored[k]
+		if ok && mark.Before(g.Policy.CreatedAt) {
+			// The policy changed (or was enabled again) since: windows
+			// before its current version were not this version's to
+			// act on, so none is reported missed, and one open now is
+			// due. A window acted on leaves a mark at its end, after any
+			// change made while it was open: it is not acted on twice.
+			mark = time.Time{}
+		}
 		c := window.Due(g.Policy.Windows, mark, now, g.Loc)
 		for _, iv := range c.Missed {
 			sc.Missed = append(sc.Missed, fmt.Sprintf("policy %d (%s) zone %q window %s", g.Policy.ID, g.Policy.Name, zoneName(g), iv))

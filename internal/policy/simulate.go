@@ -13,6 +13,12 @@ import (
 // in it.
 const MaxSimulateDays = 92
 
+// MaxSimulatedUpdates bounds the planned updates a simulation holds in all
+// its windows: a policy opening every few minutes over a large fleet would
+// otherwise plan millions. Past it Simulate stops with ETooLarge, asking
+// for fewer days.
+const MaxSimulatedUpdates = 500_000
+
 // SimulatedWindow is one window a simulated policy opens, and what it
 // would propose at the window's start.
 type SimulatedWindow struct {
@@ -58,12 +64,23 @@ func Simulate(ps []*Compiled, id int64, hosts []*patchbay.Host, updates map[int6
 	}
 	to := from.Add(time.Duration(days) * 24 * time.Hour)
 	var out []SimulatedWindow
+	planned := 0
 	for _, g := range groups {
 		for _, iv := range target.Windows.Occurrences(from, to, g.Loc) {
 			if iv.Start.Before(from) {
 				continue // opened before the range
 			}
-			out = append(out, SimulatedWindow{Zone: g.Zone, Window: iv, Proposals: Propose(g, updates, iv), Hosts: len(g.Hosts)})
+			props := Propose(g, updates, iv)
+			for _, p := range props {
+				for _, h := range p.Hosts {
+					planned += len(h.Updates)
+				}
+			}
+			if planned > MaxSimulatedUpdates {
+				return nil, patchbay.FieldError(patchbay.ETooLarge, "days", "the policy's windows over %d days plan more than %d updates; simulate fewer days",
+					days, MaxSimulatedUpdates)
+			}
+			out = append(out, SimulatedWindow{Zone: g.Zone, Window: iv, Proposals: props, Hosts: len(g.Hosts)})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b SimulatedWindow) int {

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -157,5 +158,28 @@ func TestDueDate(t *testing.T) {
 		if got := Overdue(due, mustTime(t, tc.now)); got != tc.want {
 			t.Errorf("Overdue(%s, %s) = %v; want %v", due, tc.now, got, tc.want)
 		}
+	}
+}
+
+// TestSimulateBounded: a policy opening every two minutes over a fleet
+// stops with ETooLarge once its windows plan more than
+// MaxSimulatedUpdates, instead of holding them all.
+func TestSimulateBounded(t *testing.T) {
+	p := basePolicy()
+	p.Windows = []patchbay.WindowSpec{{Cron: "*/2 * * * *", Duration: "1m", Zone: "UTC"}}
+	c := mustCompile(t, p)
+	start := mustTime(t, "2026-03-02T00:00:00Z")
+	var hosts []*patchbay.Host
+	updates := map[int64][]Candidate{}
+	for i := range int64(500) {
+		h := host(i+1, "UTC", "prod")
+		hosts = append(hosts, h)
+		for j := range 10 {
+			updates[h.ID] = append(updates[h.ID], cand(h.ID, fmt.Sprintf("pkg%d", j), "critical", "high", false, start.Add(-30*24*time.Hour)))
+		}
+	}
+	_, err := Simulate([]*Compiled{c}, c.ID, hosts, updates, start, 14)
+	if patchbay.ErrorCodeOf(err) != patchbay.ETooLarge {
+		t.Fatalf("Simulate = %v; want too large", err)
 	}
 }

@@ -174,7 +174,9 @@ func (s *Server) handleApprovalsList() http.Handler {
 		}
 		out := apiv1.Approvals{Deployments: ds, Exceptions: []patchbay.Exception{}}
 		for _, x := range all {
-			if x.State == patchbay.ExceptionPending {
+			// A request that expired while it waited can no longer be
+			// approved: it is not waiting for anyone.
+			if x.State == patchbay.ExceptionPending && s.now().Before(x.ExpiresAt) {
 				out.Exceptions = append(out.Exceptions, x)
 			}
 		}
