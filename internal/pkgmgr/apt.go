@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/patchbay/patchbay/internal/protocol"
 )
@@ -28,9 +29,19 @@ type Apt struct {
 	// AptGet and AptCache are the programs; "" means apt-get and
 	// apt-cache found on PATH.
 	AptGet, AptCache string
+	// Dpkg, DpkgQuery and DpkgDeb are dpkg's programs, which Install,
+	// InstallFiles, Keep and Consistent run besides apt-get; "" means
+	// those found on PATH.
+	Dpkg, DpkgQuery, DpkgDeb string
 	// NoLocking sets Debug::NoLocking=1: apt takes none of its locks. For
 	// tests on a throwaway root no other apt touches; never on a host.
+	// dpkg run on its own (InstallFiles) still locks.
 	NoLocking bool
+	// LockTimeout is how long the commands that change packages (Install,
+	// InstallFiles, Download) wait for another process to release dpkg's
+	// locks before failing with ErrLocked: 0 means DefaultLockTimeout, a
+	// negative value not at all.
+	LockTimeout time.Duration
 	// SandboxUser sets APT::Sandbox::User, the user apt downloads as
 	// (_apt by default): "root" for a test whose repository _apt cannot
 	// read.

@@ -1,13 +1,31 @@
 // Package pkgmgr drives the host's package managers (apt, dnf) through argv
-// calls, never a shell. For now it asks them which updates are available,
-// without changing anything installed: Apt and Dnf each have Refresh
-// (download the package indexes) and Updates (the candidates, read-only,
-// from the indexes as last refreshed). RefreshPolicy decides when indexes
-// are stale. Install and rollback drivers will join them here.
+// calls, never a shell.
+//
+// It asks them which updates are available, without changing anything
+// installed: Apt and Dnf each have Refresh (download the package indexes)
+// and Updates (the candidates, read-only, from the indexes as last
+// refreshed). RefreshPolicy decides when indexes are stale.
+//
+// And it changes packages, for apt and dpkg so far (a dnf driver is still
+// to come). Apt.Install installs exact versions (an Action each:
+// NAME=VERSION, validated before it reaches a command line), upgrades only
+// if asked, downgrades only if asked, and records each package's state
+// before and after from dpkg's database; a package that fails has a typed
+// Reason (held, not installed, version not available, locked, failed). For
+// deployments and their rollback: Download fetches target versions ahead,
+// so that they stay installable after the archive drops them; Keep keeps
+// the installed versions' files, from apt's cache or rebuilt from the
+// installed files; InstallFiles installs such files with dpkg, without
+// the archive; Consistent lists the packages a failed or interrupted run
+// left half-installed or half-configured. The commands that change
+// packages wait for dpkg's locks up to Apt.LockTimeout, and once they run
+// are not stopped by their context: a dpkg killed halfway leaves the host
+// worse off than a late one.
 //
 // Every driver takes a root directory: "/" on a host; another root (a
 // throwaway tree in a test) is isolated from the machine's own package
-// manager configuration as far as the tool allows (see Apt and Dnf).
+// manager configuration as far as the tool allows (see Apt and Dnf); dpkg
+// runs maintainer scripts chrooted into such a root.
 // Programs run with the agent's environment, LC_ALL=C (their output is
 // parsed in English) and DEBIAN_FRONTEND=noninteractive. A failing
 // program's error names the command, its exit status and its stderr; a
@@ -20,10 +38,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -42,6 +62,7 @@ type command struct {
 	argv     []string
 	env      []string // KEY=value, replacing the agent's
 	isLocked func(stderr string) bool
+	log      *outputLog // when set, gets stdout and stderr too
 }
 
 // run runs c and returns its stdout. A nonzero exit status is an error
@@ -54,6 +75,9 @@ func (c command) run(ctx context.Context, okStatus ...int) ([]byte, error) {
 	stdout := &limitedBuffer{max: maxOutput}
 	stderr := &limitedBuffer{max: 1 << 20}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if c.log != nil {
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(stdout, c.log), io.MultiWriter(stderr, c.log)
+	}
 	cmd.WaitDelay = 10 * time.Second // a child keeping the pipes open
 	err := cmd.Run()
 	if ctx.Err() != nil {
@@ -142,6 +166,61 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return b.Buffer.Write(p)
+}
+
+// outputLog keeps what a package-changing run printed, stdout and stderr
+// interleaved as they came, bounded: the first head bytes (what apt
+// planned) and the last tail bytes (where it failed), with a note of how
+// much was left out between them. It is safe for the two writers of one
+// command.
+type outputLog struct {
+	mu         sync.Mutex
+	head, tail int
+	first      []byte
+	last       []byte // up to 2*tail, cut back to tail when full
+	dropped    int64
+}
+
+// Bounds of the output kept from one install: maintainer scripts can
+// print a lot (a kernel's postinst rebuilding initramfs images).
+const (
+	logHead = 16 << 10
+	logTail = 48 << 10
+)
+
+func newOutputLog() *outputLog { return &outputLog{head: logHead, tail: logTail} }
+
+func (l *outputLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(p)
+	if room := l.head - len(l.first); room > 0 {
+		k := min(room, len(p))
+		l.first = append(l.first, p[:k]...)
+		p = p[k:]
+	}
+	l.last = append(l.last, p...)
+	if len(l.last) > 2*l.tail {
+		cut := len(l.last) - l.tail
+		l.dropped += int64(cut)
+		l.last = append(l.last[:0], l.last[cut:]...)
+	}
+	return n, nil
+}
+
+// String returns the output kept.
+func (l *outputLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last, dropped := l.last, l.dropped
+	if len(last) > l.tail {
+		dropped += int64(len(last) - l.tail)
+		last = last[len(last)-l.tail:]
+	}
+	if dropped == 0 {
+		return string(l.first) + string(last)
+	}
+	return fmt.Sprintf("%s\n[... %d bytes left out ...]\n%s", l.first, dropped, last)
 }
 
 // stderrSummary returns ": " and the first lines of stderr, errors (apt's
