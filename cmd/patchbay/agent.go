@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"time"
@@ -20,6 +21,7 @@ type agentOptions struct {
 	goBinaries                     []string
 	interval, refresh              time.Duration
 	once                           bool
+	jobs                           bool
 	logLevel, logFormat            string
 }
 
@@ -33,7 +35,8 @@ keeps the host token it receives in --state-dir (mode 0600); from then on it
 checks in with its facts and its inventory's hash, and uploads the full
 inventory (compressed) when the server asks. Package indexes are refreshed
 every --refresh-interval (apt-get update / dnf makecache); installed packages
-are never changed by reporting. With --go-binaries, the Go binaries found in
+are never changed by reporting; with --jobs the agent also takes deployment
+jobs (long poll), journalling each under --state-dir before it acts. With --go-binaries, the Go binaries found in
 those files and directories are reported too, one package per module they
 were built with (ecosystem go).`,
 		Args: cobra.NoArgs,
@@ -58,6 +61,12 @@ were built with (ecosystem go).`,
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
+			var pm agent.PackageManager
+			if o.jobs {
+				if pm, err = localJobs(o.root, o.stateDir); err != nil {
+					return usageErrorf("--jobs: %v", err)
+				}
+			}
 			return agent.Run(cmd.Context(), agent.Config{
 				Client:       c,
 				Server:       o.server,
@@ -70,6 +79,7 @@ were built with (ecosystem go).`,
 				Logger:   log.With("component", "agent"),
 				Interval: o.interval,
 				Once:     o.once,
+				Packages: pm,
 			})
 		},
 	}
@@ -84,9 +94,26 @@ were built with (ecosystem go).`,
 	fl.DurationVar(&o.interval, "interval", 0, "check-in interval (default: what the server says)")
 	fl.DurationVar(&o.refresh, "refresh-interval", 24*time.Hour, "how often to refresh package indexes; negative never")
 	fl.BoolVar(&o.once, "once", false, "check in once and exit")
+	fl.BoolVar(&o.jobs, "jobs", false, "take deployment jobs: install, fetch ahead and roll back packages as deployments ask (apt hosts); off, the agent only reports")
 	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	return cmd
+}
+
+// localJobs is the package manager that runs deployment jobs under root,
+// keeping its files under the state directory: apt and dpkg where there
+// is a dpkg database (dnf and apk come later).
+func localJobs(root, stateDir string) (agent.PackageManager, error) {
+	dbs, _ := pkgdb.Detect(root)
+	for _, db := range dbs {
+		if db.Ecosystem == pkgdb.Deb {
+			if _, err := exec.LookPath("apt-get"); err != nil {
+				return nil, fmt.Errorf("a dpkg database but no apt-get: %w", err)
+			}
+			return &pkgmgr.AptJobs{Apt: &pkgmgr.Apt{Root: root}, Dir: filepath.Join(stateDir, "packages")}, nil
+		}
+	}
+	return nil, fmt.Errorf("no package manager under %s that runs jobs (apt and dpkg only, for now)", root)
 }
 
 // localUpdates is the update lister of the package manager found under

@@ -1,0 +1,71 @@
+package pkgmgr
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/patchbay/patchbay/internal/protocol"
+)
+
+// TestAptJobsStory runs the deployment story through AptJobs, the agent's
+// package manager, on real apt and dpkg: the fetch job downloads 1.1 and
+// keeps 1.0; the archive then drops 1.1, and the install still succeeds
+// from the fetched files; the broken 1.2 leaves the package
+// half-configured, which Broken reports; the rollback restores 1.1 from
+// the kept file although the archive holds neither.
+func TestAptJobsStory(t *testing.T) {
+	t.Parallel()
+	f := newStoryFixture(t, lib10, lib11, app10, app11, app12)
+	ctx := context.Background()
+	if res, err := f.apt.Install(ctx, []Action{act("story-pb", "1.0"), act("storylib-pb", "1.0")}, InstallOptions{}); err != nil {
+		t.Fatalf("install 1.0: %v\n%s", err, res.Output)
+	}
+	j := &AptJobs{Apt: f.apt, Dir: t.TempDir()}
+	to11 := []protocol.Action{{Name: "story-pb", Version: "1.1"}}
+	before, err := j.Versions(ctx, to11)
+	if err != nil || before[0].Version != "1.0" {
+		t.Fatalf("Versions = %+v, %v; want 1.0", before, err)
+	}
+	out, err := j.Fetch(ctx, to11, before)
+	if err != nil {
+		t.Fatalf("Fetch: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "kept story-pb:all=1.0") {
+		t.Errorf("Fetch output does not say what it kept:\n%s", out)
+	}
+	f.publish(t, lib10, app10) // the archive moved on: 1.1 is gone
+	if out, err := j.Install(ctx, to11); err != nil {
+		t.Fatalf("Install 1.1 after the archive dropped it: %v\n%s", err, out)
+	}
+	if after, _ := j.Versions(ctx, to11); after[0].Version != "1.1" {
+		t.Fatalf("after the install: %+v; want 1.1", after)
+	}
+	// Keep 1.1 for the next deployment, which brings the broken 1.2.
+	to12 := []protocol.Action{{Name: "story-pb", Version: "1.2"}}
+	f.publish(t, lib10, lib11, app10, app11, app12)
+	before, _ = j.Versions(ctx, to12)
+	if out, err := j.Fetch(ctx, to12, before); err != nil {
+		t.Fatalf("Fetch 1.2: %v\n%s", err, out)
+	}
+	if out, err := j.Install(ctx, to12); err == nil {
+		t.Fatalf("Install of the broken 1.2 succeeded:\n%s", out)
+	}
+	broken, err := j.Broken(ctx)
+	if err != nil || len(broken) != 1 || !strings.Contains(broken[0], "story-pb") {
+		t.Fatalf("Broken = %v, %v; want story-pb half-configured", broken, err)
+	}
+	f.publish(t, lib10, app10) // neither 1.1 nor 1.2 in the archive now
+	if out, err := j.Restore(ctx, []protocol.Action{{Name: "story-pb", Version: "1.1"}}); err != nil {
+		t.Fatalf("Restore 1.1: %v\n%s", err, out)
+	}
+	if after, _ := j.Versions(ctx, to11); after[0].Version != "1.1" {
+		t.Fatalf("after the rollback: %+v; want exactly 1.1", after)
+	}
+	if broken, _ := j.Broken(ctx); len(broken) != 0 {
+		t.Fatalf("after the rollback the database is not consistent: %v", broken)
+	}
+	if _, err := j.Restore(ctx, []protocol.Action{{Name: "story-pb", Version: "0.9"}}); err == nil || !strings.Contains(err.Error(), "no kept file") {
+		t.Fatalf("Restore of a version never kept: %v", err)
+	}
+}
