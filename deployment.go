@@ -96,6 +96,8 @@ type Deployment struct {
 	ProgressDeadline int  `json:"progress_deadline_seconds,omitempty"`
 	// CurrentRing is the ring in progress, from 0.
 	CurrentRing int `json:"current_ring"`
+	// Checks are what each host runs and watches around its packages.
+	Checks HostChecks `json:"checks"`
 
 	Hosts     []DeploymentHost `json:"hosts,omitempty"`
 	HostCount int              `json:"host_count"`
@@ -103,6 +105,18 @@ type Deployment struct {
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// HostChecks are a deployment's checks on each host: hooks (executables
+// already on the host, in the agent's allow-listed hooks directory, named
+// here, never sent) before and after patching, and the systemd services
+// that must be active and stay so for MinHealthySeconds for the host to
+// count as healthy.
+type HostChecks struct {
+	PreHooks          []string `json:"pre_hooks,omitempty"`
+	PostHooks         []string `json:"post_hooks,omitempty"`
+	Services          []string `json:"services,omitempty"`
+	MinHealthySeconds int      `json:"min_healthy_seconds,omitempty"`
 }
 
 // Ring is one ring of a deployment: its spec and the hosts it holds.

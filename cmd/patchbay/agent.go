@@ -21,7 +21,8 @@ type agentOptions struct {
 	goBinaries                     []string
 	interval, refresh              time.Duration
 	once                           bool
-	jobs                           bool
+	jobs, allowHooks               bool
+	hooksDir                       string
 	logLevel, logFormat            string
 }
 
@@ -80,6 +81,7 @@ were built with (ecosystem go).`,
 				Interval: o.interval,
 				Once:     o.once,
 				Packages: pm,
+				Host:     agent.LocalHost{Root: o.root, HooksDir: o.hooksDir, AllowHooks: o.allowHooks},
 			})
 		},
 	}
@@ -94,6 +96,8 @@ were built with (ecosystem go).`,
 	fl.DurationVar(&o.interval, "interval", 0, "check-in interval (default: what the server says)")
 	fl.DurationVar(&o.refresh, "refresh-interval", 24*time.Hour, "how often to refresh package indexes; negative never")
 	fl.BoolVar(&o.once, "once", false, "check in once and exit")
+	fl.BoolVar(&o.allowHooks, "allow-hooks", false, "run the pre- and post-checks deployments name, from --hooks-dir (root-owned, not writable by others); off, jobs naming hooks fail")
+	fl.StringVar(&o.hooksDir, "hooks-dir", "/etc/patchbay/hooks.d", "the only directory hooks are run from")
 	fl.BoolVar(&o.jobs, "jobs", false, "take deployment jobs: install, fetch ahead and roll back packages as deployments ask (apt hosts); off, the agent only reports")
 	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&o.logFormat, "log-format", "text", "text or json")

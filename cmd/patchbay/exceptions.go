@@ -246,15 +246,7 @@ func newApprovalsCommand(e *env) *cobra.Command {
 					}
 					return writeException(e, f.output, x, fmt.Sprintf("exception %d is %s", x.ID, x.State))
 				}
-				dep, err := c.DecideDeployment(cmd.Context(), id, req)
-				if err != nil {
-					return err
-				}
-				if f.output != outputTable {
-					return deploymentTable([]patchbay.Deployment{dep}).write(e.stdout, f.output)
-				}
-				fmt.Fprintf(e.stdout, "deployment %d is %s: %s\n", dep.ID, dep.State, dep.Detail)
-				return nil
+				return decideDeployment(cmd, e, c, f.output, id, req)
 			}}
 		c.Flags().StringVar(&comment, "comment", "", "why, for the audit trail (required)")
 		return c
@@ -265,79 +257,11 @@ func newApprovalsCommand(e *env) *cobra.Command {
 	return cmd
 }
 
-func newDeploymentsCommand(e *env) *cobra.Command {
-	var f clientFlags
-	cmd := &cobra.Command{Use: "deployments", Short: "Deployments: chosen updates × chosen hosts, in rings, inside maintenance windows"}
-	f.add(cmd)
-
-	var states []string
-	var policy string
-	var limit int
-	ls := &cobra.Command{Use: "ls", Short: "List deployments, newest first", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if limit < 1 {
-				return usageErrorf("--limit %d: want at least 1", limit)
-			}
-			var q client.DeploymentQuery
-			for _, s := range states {
-				if !contains(deploymentStateNames(), s) {
-					return usageErrorf("--state %q: want one of %s", s, strings.Join(deploymentStateNames(), ", "))
-				}
-				q.States = append(q.States, patchbay.DeploymentState(s))
-			}
-			c, err := f.client(e)
-			if err != nil {
-				return err
-			}
-			if policy != "" {
-				if q.PolicyID, err = policyID(cmd.Context(), c, policy); err != nil {
-					return err
-				}
-			}
-			ds, err := collect(limit, func(cursor string, n int) (apiv1.List[patchbay.Deployment], error) {
-				q.Cursor, q.Limit = cursor, n
-				return c.Deployments(cmd.Context(), q)
-			})
-			if err != nil {
-				return err
-			}
-			return deploymentTable(ds).write(e.stdout, f.output)
-		}}
-	ls.Flags().StringSliceVar(&states, "state", nil, "only deployments in this state (repeatable): "+strings.Join(deploymentStateNames(), ", "))
-	ls.Flags().StringVar(&policy, "policy", "", "only deployments of this policy (ID or name)")
-	ls.Flags().IntVar(&limit, "limit", 100, "at most this many rows")
-
-	show := &cobra.Command{Use: "show ID", Short: "Show a deployment: its state and why, its rings, and each host's planned updates", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := positiveID("deployment", args[0])
-			if err != nil {
-				return err
-			}
-			c, err := f.client(e)
-			if err != nil {
-				return err
-			}
-			d, err := c.Deployment(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
-			t := &table{header: []string{"RING", "HOST ID", "HOSTNAME", "PACKAGE", "FROM→TO", "CLASS", "FIXES"}, raw: d}
-			for _, h := range d.Hosts {
-				ring := strconv.Itoa(h.Ring)
-				if h.Ring >= 0 && h.Ring < len(d.Rings) {
-					ring = d.Rings[h.Ring].Name
-				}
-				for _, u := range h.Updates {
-					t.add(ring, strconv.FormatInt(h.HostID, 10), h.Hostname, u.Name+":"+u.Arch, u.FromVersion+" → "+u.ToVersion, u.Class, cves(u.Fixes))
-				}
-			}
-			if f.output == outputTable {
-				printDeployment(e, d)
-			}
-			return t.write(e.stdout, f.output)
-		}}
-	cmd.AddCommand(ls, show)
-	return cmd
+func decided(d patchbay.Decision) string {
+	if d == patchbay.Reject {
+		return "rejected"
+	}
+	return "approved"
 }
 
 func deploymentStateNames() []string {
@@ -370,61 +294,4 @@ func deploymentTable(ds []patchbay.Deployment) *table {
 			strconv.Itoa(d.HostCount), when(&d.UpdatedAt), d.Name)
 	}
 	return t
-}
-
-func printDeployment(e *env, d patchbay.Deployment) {
-	w := e.stdout
-	fmt.Fprintf(w, "deployment %d  %s\n", d.ID, d.Name)
-	row := func(k, v string) { fmt.Fprintf(w, "  %-16s %s\n", k+":", v) }
-	row("state", fmt.Sprintf("%s (%s): %s", d.State, d.Reason, dash(d.Detail)))
-	row("policy", deploymentPolicy(d))
-	if d.RequestedBy != 0 {
-		row("requested by", "user "+strconv.FormatInt(d.RequestedBy, 10))
-	} else {
-		row("requested by", "the policy's scheduler")
-	}
-	if d.Emergency {
-		row("emergency", "yes")
-	}
-	row("window", deploymentWindow(d))
-	for i, ws := range d.Windows {
-		k := "patches within"
-		if i > 0 {
-			k = ""
-		}
-		fmt.Fprintf(w, "  %-16s %s\n", k+colonIf(k), windowText(ws))
-	}
-	for i, r := range d.Rings {
-		k := "rings"
-		if i > 0 {
-			k = ""
-		}
-		fmt.Fprintf(w, "  %-16s %d. %s (%s)\n", k+colonIf(k), i+1, ringText(r.RingSpec), plural(r.Hosts, "host"))
-	}
-	reboot := string(d.Reboot.Mode)
-	if d.Reboot.Delay != "" {
-		reboot += ", " + d.Reboot.Delay + " after the notice"
-	}
-	row("reboot", reboot)
-	row("hosts", strconv.Itoa(d.HostCount))
-	for _, a := range d.Approvals {
-		row(decided(a.Decision), fmt.Sprintf("by %s at %s: %s", approverName(a), when(&a.At), a.Comment))
-	}
-	row("created", when(&d.CreatedAt))
-	row("updated", when(&d.UpdatedAt))
-	fmt.Fprintln(w)
-}
-
-func decided(d patchbay.Decision) string {
-	if d == patchbay.Reject {
-		return "rejected"
-	}
-	return "approved"
-}
-
-func colonIf(k string) string {
-	if k == "" {
-		return ""
-	}
-	return ":"
 }

@@ -86,6 +86,7 @@ type policyFleet struct {
 	c                         *client.Client // as admin
 	admin, operator, approver map[string]string
 	hosts                     map[string]int64
+	tokens                    map[string]string // each host's token, to act as its agent
 }
 
 // startPolicyFleet starts a server with a fast planner and waits until the
@@ -95,7 +96,7 @@ func startPolicyFleet(t *testing.T) *policyFleet {
 	ctx := context.Background()
 	dir := t.TempDir()
 	ts := startServer(t, filepath.Join(dir, "data"), nil, "--plan-interval", "200ms", "--match-interval", "200ms")
-	fl := &policyFleet{dir: dir, ts: ts, hosts: map[string]int64{}}
+	fl := &policyFleet{dir: dir, ts: ts, hosts: map[string]int64{}, tokens: map[string]string{}}
 	fl.admin = map[string]string{"HOME": dir, "PATCHBAY_SERVER": ts.url, "PATCHBAY_TOKEN": ts.token}
 	fl.operator = fl.user(t, "olga", "operator")
 	fl.approver = fl.user(t, "ann", "approver")
@@ -116,7 +117,7 @@ func startPolicyFleet(t *testing.T) *policyFleet {
 		if err != nil {
 			t.Fatalf("enroll %s: %v", h.name, err)
 		}
-		fl.hosts[h.name] = res.HostID
+		fl.hosts[h.name], fl.tokens[h.name] = res.HostID, res.HostToken
 		owner, crit := h.owner, h.crit
 		if _, err := fl.c.UpdateHost(ctx, res.HostID, apiv1.UpdateHostRequest{Owner: &owner, Criticality: &crit}); err != nil {
 			t.Fatal(err)

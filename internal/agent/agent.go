@@ -53,7 +53,10 @@ type Config struct {
 	Packages PackageManager
 	// PollWait is how long a job poll waits on the server (default 25s).
 	PollWait time.Duration
-	Rand     *rand.Rand // jitter; seeded from the clock when nil
+	// Host runs jobs' hooks, watches their services and reboots (nil:
+	// none of that; jobs that ask for it fail saying so).
+	Host HostOps
+	Rand *rand.Rand // jitter; seeded from the clock when nil
 }
 
 // ErrTokenRefused means the server no longer accepts this host's token: the

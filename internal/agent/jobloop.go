@@ -17,7 +17,7 @@ func (a *runner) executor() (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Executor{Journal: j, PM: a.cfg.Packages, Log: a.log}, nil
+	return &Executor{Journal: j, PM: a.cfg.Packages, Host: a.cfg.Host, Log: a.log}, nil
 }
 
 // runJobs first delivers what an earlier run left in the journal, then
@@ -56,8 +56,12 @@ func (a *runner) runJobs(ctx context.Context, api *client.Client, x *Executor) {
 		for _, job := range res.Jobs {
 			a.log.Info("job received", "job", job.ID, "attempt", job.Attempt, "kind", job.Kind, "actions", len(job.Actions))
 			r, err := x.Run(ctx, job)
+			if errors.Is(err, ErrRebooting) {
+				a.log.Warn("rebooting to finish a job; its result follows the reboot", "job", job.ID)
+				continue
+			}
 			if err != nil {
-				a.log.Error("job could not be journalled; not run", "job", job.ID, "err", err)
+				a.log.Error("job could not be run", "job", job.ID, "err", err)
 				continue
 			}
 			a.deliver(ctx, api, x, job, r)

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -38,9 +39,27 @@ type PackageManager interface {
 type Executor struct {
 	Journal *Journal
 	PM      PackageManager
-	Now     func() time.Time
-	Log     *slog.Logger
+	// Host runs hooks, checks health and reboots; nil runs no hook and
+	// cannot check services (a job naming some then fails).
+	Host HostOps
+	Now  func() time.Time
+	Log  *slog.Logger
+	// Sleep waits between health checks (tests shorten it); nil sleeps.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
+
+// ErrRebooting is returned by Run and Recover for a job whose host is
+// rebooting to finish it: there is no result yet; the agent reports it
+// after the reboot.
+var ErrRebooting = errors.New("the host is rebooting to finish the job")
+
+// healthEvery is how often services are checked while a job's host must
+// stay healthy.
+const healthEvery = 5 * time.Second
+
+// rebootGrace is how long after its delay a reboot may take before the
+// job fails for a host that did not reboot.
+const rebootGrace = 15 * time.Minute
 
 func (x *Executor) now() time.Time {
 	if x.Now != nil {
@@ -88,6 +107,9 @@ func (x *Executor) Recover(ctx context.Context) ([]protocol.JobResult, []protoco
 	var jobs []protocol.Job
 	for _, e := range entries {
 		r, err := x.recover(ctx, e)
+		if errors.Is(err, ErrRebooting) {
+			continue // its result comes after the reboot
+		}
 		if err != nil {
 			return nil, nil, err
 		}
@@ -109,7 +131,14 @@ func (x *Executor) recover(ctx context.Context, e Entry) (protocol.JobResult, er
 		}
 		r := x.judge(ctx, e, "", nil)
 		r.Recovered = true
+		if r.Status != protocol.JobFailed && e.Job.Kind != protocol.JobFetch {
+			return x.finish(ctx, e, r)
+		}
 		return r, x.done(e, r)
+	case PhaseRebooting:
+		return x.afterReboot(ctx, e)
+	case PhaseWatching:
+		return x.watch(ctx, e, *e.Result)
 	}
 	return x.execute(ctx, e)
 }
@@ -134,6 +163,18 @@ func (x *Executor) execute(ctx context.Context, e Entry) (protocol.JobResult, er
 			Reason: "cannot read the package database: " + err.Error()}
 		return r, x.done(e, r)
 	}
+	var hookOut string
+	if job.Kind == protocol.JobInstall {
+		for _, hook := range job.PreHooks {
+			out, err := x.hook(ctx, hook)
+			hookOut += out
+			if err != nil {
+				r := protocol.JobResult{Attempt: job.Attempt, Status: protocol.JobFailed, Before: before, Started: now, Finished: x.now(),
+					Reason: "pre-check failed, nothing changed: " + err.Error(), Output: bound(hookOut)}
+				return r, x.done(e, r)
+			}
+		}
+	}
 	e.Phase, e.Before, e.Started, e.At = PhaseStarted, before, now, x.now()
 	if err := x.Journal.Put(e); err != nil {
 		return protocol.JobResult{}, err
@@ -149,8 +190,131 @@ func (x *Executor) execute(ctx context.Context, e Entry) (protocol.JobResult, er
 	default:
 		err = fmt.Errorf("unknown job kind %q", job.Kind)
 	}
-	r := x.judge(ctx, e, out, err)
-	return r, x.done(e, r)
+	r := x.judge(ctx, e, hookOut+out, err)
+	if r.Status == protocol.JobFailed || job.Kind == protocol.JobFetch {
+		return r, x.done(e, r)
+	}
+	return x.finish(ctx, e, r)
+}
+
+// finish takes a job whose packages are in place through its post hooks,
+// its reboot and its health watch.
+func (x *Executor) finish(ctx context.Context, e Entry, r protocol.JobResult) (protocol.JobResult, error) {
+	job := e.Job
+	for _, hook := range job.PostHooks {
+		out, err := x.hook(ctx, hook)
+		r.Output = bound(r.Output + out)
+		if err != nil {
+			r.Status, r.Reason = protocol.JobFailed, "post-check failed: "+err.Error()
+			return r, x.done(e, r)
+		}
+	}
+	reboot := job.Reboot.Mode == "always" || (job.Reboot.Mode == "if-required" && x.Host != nil && x.Host.RebootRequired(ctx))
+	if reboot {
+		if x.Host == nil {
+			r.Status, r.Reason = protocol.JobFailed, "the job asks for a reboot and this agent cannot reboot the host"
+			return r, x.done(e, r)
+		}
+		boot, err := x.Host.BootTime(ctx)
+		if err != nil {
+			r.Status, r.Reason = protocol.JobFailed, "cannot tell the boot time before rebooting: "+err.Error()
+			return r, x.done(e, r)
+		}
+		delay, _ := time.ParseDuration(job.Reboot.Delay)
+		e.Phase, e.Result, e.BootBefore, e.RebootAt, e.At = PhaseRebooting, &r, boot, x.now().Add(delay), x.now()
+		if err := x.Journal.Put(e); err != nil {
+			return protocol.JobResult{}, err
+		}
+		x.log().Warn("rebooting to finish a deployment job", "job", job.ID, "delay", delay)
+		if err := x.Host.Reboot(ctx, delay); err != nil {
+			r.Status, r.Reason = protocol.JobFailed, "reboot: "+err.Error()
+			return r, x.done(e, r)
+		}
+		return protocol.JobResult{}, ErrRebooting
+	}
+	return x.watch(ctx, e, r)
+}
+
+// afterReboot continues a job whose host was to reboot: once the boot
+// time moved, its health is watched; a host that did not reboot within
+// the grace after the delay fails the job.
+func (x *Executor) afterReboot(ctx context.Context, e Entry) (protocol.JobResult, error) {
+	r := *e.Result
+	boot, err := x.Host.BootTime(ctx)
+	switch {
+	case err != nil:
+		r.Status, r.Reason = protocol.JobFailed, "cannot tell whether the host rebooted: "+err.Error()
+		return r, x.done(e, r)
+	case boot.After(e.BootBefore):
+		r.Rebooted, r.BootTime = true, &boot
+		return x.watch(ctx, e, r)
+	case x.now().After(e.RebootAt.Add(rebootGrace)):
+		r.Status, r.Reason = protocol.JobFailed, fmt.Sprintf("the host did not reboot (still booted at %s)", e.BootBefore.UTC().Format(time.RFC3339))
+		return r, x.done(e, r)
+	}
+	return protocol.JobResult{}, ErrRebooting
+}
+
+// watch checks the job's services until they stayed active for its
+// minimum healthy time: healthy, or failed naming the first inactive one.
+func (x *Executor) watch(ctx context.Context, e Entry, r protocol.JobResult) (protocol.JobResult, error) {
+	job := e.Job
+	if len(job.Services) == 0 && job.MinHealthySeconds == 0 {
+		r.Status = protocol.JobHealthy
+		return r, x.done(e, r)
+	}
+	if len(job.Services) > 0 && x.Host == nil {
+		r.Status, r.Reason = protocol.JobFailed, "the job lists services and this agent cannot check them"
+		return r, x.done(e, r)
+	}
+	e.Phase, e.Result, e.At = PhaseWatching, &r, x.now()
+	if err := x.Journal.Put(e); err != nil {
+		return protocol.JobResult{}, err
+	}
+	until := x.now().Add(time.Duration(job.MinHealthySeconds) * time.Second)
+	for {
+		for _, unit := range job.Services {
+			ok, err := x.Host.ServiceActive(ctx, unit)
+			if err != nil || !ok {
+				r.Status, r.Reason = protocol.JobFailed, "unhealthy: service "+unit+" is not active"
+				if err != nil {
+					r.Reason += ": " + err.Error()
+				}
+				r.Finished = x.now()
+				return r, x.done(e, r)
+			}
+		}
+		if !x.now().Before(until) {
+			r.Status, r.Finished = protocol.JobHealthy, x.now()
+			return r, x.done(e, r)
+		}
+		if err := x.sleep(ctx, min(healthEvery, until.Sub(x.now()))); err != nil {
+			return protocol.JobResult{}, err
+		}
+	}
+}
+
+func (x *Executor) sleep(ctx context.Context, d time.Duration) error {
+	if x.Sleep != nil {
+		return x.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// hook runs a named hook, refusing when the agent has no HostOps.
+func (x *Executor) hook(ctx context.Context, name string) (string, error) {
+	if x.Host == nil {
+		return "", fmt.Errorf("hook %s: this agent runs no hooks", name)
+	}
+	out, err := x.Host.RunHook(ctx, name)
+	return fmt.Sprintf("== hook %s\n%s", name, out), err
 }
 
 // judge reads the outcome of a job from the package database: every
@@ -190,10 +354,7 @@ func (x *Executor) judge(ctx context.Context, e Entry, out string, runErr error)
 	}
 	switch {
 	case len(off) == 0:
-		r.Status = protocol.JobSucceeded
-		if len(e.Job.Services) == 0 && e.Job.MinHealthySeconds == 0 {
-			r.Status = protocol.JobHealthy // nothing to watch
-		}
+		r.Status = protocol.JobSucceeded // finish takes it to healthy
 	case runErr != nil:
 		r.Status, r.Reason = protocol.JobFailed, runErr.Error()+"; "+strings.Join(off, "; ")
 	default:

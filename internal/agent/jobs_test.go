@@ -231,3 +231,114 @@ func TestJournalCorrupt(t *testing.T) {
 }
 
 func writeFile(name, content string) error { return os.WriteFile(name, []byte(content), 0o600) }
+
+// fakeHost is HostOps in memory.
+type fakeHost struct {
+	active   map[string]bool
+	boot     time.Time
+	required bool
+	reboots  int
+	hooks    map[string]error
+	ran      []string
+}
+
+func (h *fakeHost) ServiceActive(_ context.Context, unit string) (bool, error) {
+	return h.active[unit], nil
+}
+func (h *fakeHost) BootTime(context.Context) (time.Time, error) { return h.boot, nil }
+func (h *fakeHost) RebootRequired(context.Context) bool         { return h.required }
+func (h *fakeHost) Reboot(context.Context, time.Duration) error { h.reboots++; return nil }
+func (h *fakeHost) RunHook(_ context.Context, name string) (string, error) {
+	h.ran = append(h.ran, name)
+	return name + " ran\n", h.hooks[name]
+}
+
+// TestFinishHooksRebootHealth: hooks run around the install (a failing
+// pre-check changes nothing), a required reboot suspends the job until the
+// boot time moves, and services must stay active for the minimum healthy
+// time.
+func TestFinishHooksRebootHealth(t *testing.T) {
+	ctx := context.Background()
+	to11 := protocol.Action{Name: "hello", Version: "1.1"}
+	setup := func(t *testing.T) (*Executor, *fakePM, *fakeHost, *time.Time) {
+		pm := &fakePM{installed: map[string]string{"hello": "1.0"}, kept: map[string]bool{}}
+		host := &fakeHost{active: map[string]bool{"nginx.service": true}, boot: time.Unix(1_700_000_000, 0), hooks: map[string]error{}}
+		x := newExec(t, pm)
+		now := time.Now()
+		x.Host, x.Now = host, func() time.Time { return now }
+		x.Sleep = func(_ context.Context, d time.Duration) error { now = now.Add(d); return nil }
+		return x, pm, host, &now
+	}
+	t.Run("a failing pre-check changes nothing", func(t *testing.T) {
+		x, pm, host, _ := setup(t)
+		host.hooks["drain"] = errors.New("exit status 1")
+		job := install(1, to11)
+		job.PreHooks = []string{"drain"}
+		r, err := x.Run(ctx, job)
+		if err != nil || r.Status != protocol.JobFailed || !strings.Contains(r.Reason, "pre-check failed, nothing changed") || len(pm.calls) != 0 {
+			t.Fatalf("Run = %+v, %v; package manager calls %v", r, err, pm.calls)
+		}
+	})
+	t.Run("a failing post-check fails the job", func(t *testing.T) {
+		x, _, host, _ := setup(t)
+		host.hooks["smoke"] = errors.New("exit status 2")
+		job := install(2, to11)
+		job.PostHooks = []string{"smoke"}
+		r, _ := x.Run(ctx, job)
+		if r.Status != protocol.JobFailed || !strings.Contains(r.Reason, "post-check failed") || !strings.Contains(r.Output, "== hook smoke") {
+			t.Fatalf("Run = %+v", r)
+		}
+	})
+	t.Run("services watched for the minimum healthy time", func(t *testing.T) {
+		x, _, _, now := setup(t)
+		job := install(3, to11)
+		job.Services, job.MinHealthySeconds = []string{"nginx.service"}, 60
+		start := *now
+		r, err := x.Run(ctx, job)
+		if err != nil || r.Status != protocol.JobHealthy || now.Sub(start) < time.Minute {
+			t.Fatalf("Run = %+v, %v after %s; want healthy after a minute", r, err, now.Sub(start))
+		}
+	})
+	t.Run("an inactive service is unhealthy", func(t *testing.T) {
+		x, _, host, _ := setup(t)
+		host.active["nginx.service"] = false
+		job := install(4, to11)
+		job.Services = []string{"nginx.service"}
+		r, _ := x.Run(ctx, job)
+		if r.Status != protocol.JobFailed || !strings.Contains(r.Reason, "nginx.service is not active") {
+			t.Fatalf("Run = %+v", r)
+		}
+	})
+	t.Run("a required reboot, then health", func(t *testing.T) {
+		x, _, host, now := setup(t)
+		host.required = true
+		job := install(5, to11)
+		job.Reboot.Mode, job.Reboot.Delay = "if-required", "5m"
+		if _, err := x.Run(ctx, job); !errors.Is(err, ErrRebooting) || host.reboots != 1 {
+			t.Fatalf("Run: %v, %d reboots; want ErrRebooting after one reboot", err, host.reboots)
+		}
+		// The agent starts again before the reboot happened: still waiting.
+		if results, _, err := x.Recover(ctx); err != nil || len(results) != 0 {
+			t.Fatalf("Recover before the reboot = %+v, %v; want nothing to report yet", results, err)
+		}
+		host.boot = host.boot.Add(time.Hour) // rebooted
+		*now = now.Add(10 * time.Minute)
+		results, _, err := x.Recover(ctx)
+		if err != nil || len(results) != 1 || results[0].Status != protocol.JobHealthy || !results[0].Rebooted {
+			t.Fatalf("Recover after the reboot = %+v, %v", results, err)
+		}
+	})
+	t.Run("a host that never rebooted fails", func(t *testing.T) {
+		x, _, _, now := setup(t)
+		job := install(6, to11)
+		job.Reboot.Mode = "always"
+		if _, err := x.Run(ctx, job); !errors.Is(err, ErrRebooting) {
+			t.Fatal(err)
+		}
+		*now = now.Add(time.Hour)
+		results, _, err := x.Recover(ctx)
+		if err != nil || len(results) != 1 || results[0].Status != protocol.JobFailed || !strings.Contains(results[0].Reason, "did not reboot") {
+			t.Fatalf("Recover = %+v, %v", results, err)
+		}
+	})
+}

@@ -18,12 +18,15 @@ import (
 type Phase string
 
 // The phases, in order. A job is journalled as received before anything
-// is done; as started just before the package manager runs; as done with
-// its result, until the server acknowledged it.
+// is done; as started just before the package manager runs; as rebooting
+// or watching while it finishes; as done with its result, until the
+// server acknowledged it.
 const (
-	PhaseReceived Phase = "received"
-	PhaseStarted  Phase = "started"
-	PhaseDone     Phase = "done"
+	PhaseReceived  Phase = "received"
+	PhaseStarted   Phase = "started"
+	PhaseRebooting Phase = "rebooting" // packages in place; the host reboots to finish
+	PhaseWatching  Phase = "watching"  // packages in place; health being watched
+	PhaseDone      Phase = "done"
 )
 
 // Entry is one job in the journal.
@@ -35,6 +38,10 @@ type Entry struct {
 	Result  *protocol.JobResult `json:"result,omitempty"`
 	Started time.Time           `json:"started,omitempty"`
 	At      time.Time           `json:"at"`
+	// BootBefore and RebootAt are set while rebooting: the boot time
+	// before, and when the reboot was due.
+	BootBefore time.Time `json:"boot_before,omitempty"`
+	RebootAt   time.Time `json:"reboot_at,omitempty"`
 }
 
 // Journal keeps the agent's jobs on disk, one file per job attempt,

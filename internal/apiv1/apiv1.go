@@ -306,6 +306,7 @@ type CreateDeploymentRequest struct {
 	Emergency        bool                  `json:"emergency,omitempty"`
 	AutoRollback     *bool                 `json:"auto_rollback,omitempty"`
 	ProgressDeadline string                `json:"progress_deadline,omitempty"` // "2h"; default 2h, "0" none
+	Checks           patchbay.HostChecks   `json:"checks"`
 }
 
 // DeploymentActionRequest takes an action on a deployment: pause, resume,

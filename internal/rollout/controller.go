@@ -146,6 +146,9 @@ func (c *Controller) Step(ctx context.Context, id int64) (Decision, error) {
 	case d.State == patchbay.DeploymentCompleted:
 		ch.KeepUntil = now.Add(c.opt.Retention)
 	}
+	if !d.State.Active() {
+		ch.SkipPending = true // a finished deployment hands nothing out any more
+	}
 	if err := c.st.ApplyRollout(ctx, ch); err != nil {
 		return d, err
 	}
@@ -190,6 +193,11 @@ func (c *Controller) Act(ctx context.Context, id int64, a Action, by string) (Tr
 	}
 	if tr.State == patchbay.DeploymentRunning && a == Resume {
 		ch.ResetProgress = true
+		if v.Deployment.State == patchbay.DeploymentPaused && !installStarted(v) {
+			// Paused before anything started: it waits for its window
+			// again rather than counting as running.
+			ch.State = patchbay.DeploymentScheduled
+		}
 	}
 	if err := c.st.ApplyRollout(ctx, ch); err != nil {
 		return tr, err
@@ -203,6 +211,18 @@ func (c *Controller) changed() {
 	if c.opt.OnChange != nil {
 		c.opt.OnChange()
 	}
+}
+
+// installStarted reports whether any install job of v was handed out.
+func installStarted(v *store.RolloutView) bool {
+	for _, counts := range v.Counts {
+		for k, n := range counts {
+			if k.Kind == patchbay.JobInstall && k.State != patchbay.JobPending && n > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // inputOf turns a store view into Decide's input at now.

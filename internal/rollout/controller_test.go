@@ -263,6 +263,12 @@ func TestRolloutActions(t *testing.T) {
 		if _, err := c.Act(ctx, id, rollout.Resume, "user:op"); err != nil {
 			t.Fatal(err)
 		}
+		// Paused before any host started: resumed, it is scheduled again,
+		// and runs at the next decision since its window is open.
+		if st, _ := state(t, s, id); st != patchbay.DeploymentScheduled {
+			t.Fatalf("resumed before anything started: %s, want scheduled", st)
+		}
+		c.Step(ctx, id)
 		// The pilot's first host fails: threshold 0 halts.
 		agent(t, s, hosts[0], func(protocol.Job) protocol.JobStatus { return protocol.JobFailed })
 		c.Step(ctx, id)

@@ -137,7 +137,7 @@ func Decide(in Input) Decision {
 			}
 			back, failed = back+r.Status.RolledBack, failed+r.Status.RollbackFailed
 		}
-		detail := fmt.Sprintf("%d hosts back at their previous versions", back)
+		detail := hosts(back) + " back at their previous versions"
 		if failed > 0 {
 			detail += fmt.Sprintf("; %d could not be rolled back", failed)
 		}
@@ -154,7 +154,7 @@ func decideRunning(in Input, d Decision) Decision {
 	cur := d.Current
 	r := in.Rings[cur]
 	if f := r.Status.failures(); r.Rule.Threshold.Exceeded(f, r.Status.Hosts) {
-		detail := fmt.Sprintf("ring %q: %d of %d hosts failed, more than its threshold %s", r.Rule.Name, f, r.Status.Hosts, thresholdText(r.Rule.Threshold))
+		detail := fmt.Sprintf("ring %q: %d of %s failed, more than its threshold %s", r.Rule.Name, f, hosts(r.Status.Hosts), thresholdText(r.Rule.Threshold))
 		if in.AutoRollback && r.Status.Failed > 0 {
 			d = d.to(patchbay.DeploymentHalted, patchbay.ReasonRollingBack, detail+"; rolling the failed hosts back")
 			d.Rollback = true
@@ -229,5 +229,13 @@ func completedText(rings []Ring) string {
 		failed += r.Status.failures()
 		skipped += r.Status.Skipped
 	}
-	return fmt.Sprintf("%d hosts patched, %d failed within the thresholds, %d skipped", ok, failed, skipped)
+	return fmt.Sprintf("%s patched, %d failed within the thresholds, %d skipped", hosts(ok), failed, skipped)
+}
+
+// hosts says "1 host", "2 hosts".
+func hosts(n int) string {
+	if n == 1 {
+		return "1 host"
+	}
+	return fmt.Sprintf("%d hosts", n)
 }

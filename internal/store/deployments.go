@@ -17,6 +17,7 @@ type deploymentSpec struct {
 	Windows []patchbay.WindowSpec `json:"windows"`
 	Rings   []patchbay.Ring       `json:"rings"`
 	Reboot  patchbay.RebootRule   `json:"reboot"`
+	Checks  patchbay.HostChecks   `json:"checks"`
 }
 
 // deploymentSummary is what the audit trail keeps of a deployment.
@@ -130,7 +131,7 @@ func (t *Tx) insertDeployment(ctx context.Context, actor string, d *patchbay.Dep
 			return false, fmt.Errorf("find deployment %s: %w", d.Key, classify(err))
 		}
 	}
-	spec, err := json.Marshal(deploymentSpec{Windows: d.Windows, Rings: d.Rings, Reboot: d.Reboot})
+	spec, err := json.Marshal(deploymentSpec{Windows: d.Windows, Rings: d.Rings, Reboot: d.Reboot, Checks: d.Checks})
 	if err != nil {
 		return false, fmt.Errorf("encode deployment: %w", err)
 	}
@@ -211,7 +212,7 @@ func scanDeployment(r rowScanner) (*patchbay.Deployment, error) {
 	if err := json.Unmarshal([]byte(spec), &sp); err != nil {
 		return nil, fmt.Errorf("decode deployment %d: %w", d.ID, err)
 	}
-	d.Windows, d.Rings, d.Reboot = sp.Windows, sp.Rings, sp.Reboot
+	d.Windows, d.Rings, d.Reboot, d.Checks = sp.Windows, sp.Rings, sp.Reboot, sp.Checks
 	d.Emergency, d.CreatedAt, d.UpdatedAt = emergency != 0, fromMicros(created), fromMicros(updated)
 	return &d, nil
 }

@@ -24,6 +24,7 @@ type JobCandidate struct {
 	Job     patchbay.Job
 	Windows []patchbay.WindowSpec
 	Reboot  patchbay.RebootRule
+	Checks  patchbay.HostChecks
 	Ring    patchbay.Ring
 	// Emergency deployments skip windows.
 	Emergency bool
@@ -139,15 +140,19 @@ func (s *Store) Jobs(ctx context.Context, deployment int64, kind patchbay.JobKin
 // run them, asks may (the caller's window rule) whether each may start at
 // now and until when, holds install jobs to their ring's max_parallel, and
 // marks the chosen ones running. Fetch jobs run once their deployment is
-// scheduled; install jobs when it is running and their ring is the
-// current one; rollback jobs while it rolls back.
+// scheduled; install jobs when it is running, their ring is the current
+// one and the host's fetch job succeeded (its previous packages are kept
+// for a rollback); rollback jobs while it rolls back. Jobs handed out
+// before and not reported are offered again, under the same attempt.
 func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max int, may func(JobCandidate) (startBy time.Time, ok bool)) ([]protocol.Job, error) {
 	var out []protocol.Job
 	err := s.inTx(ctx, func(tx *Tx) error {
 		out = out[:0]
 		rows, err := tx.queryRows(ctx, `SELECT `+jobColumns+`, d.state, d.reason, d.current_ring, d.spec, d.emergency, COALESCE(h.time_zone, '')
 			FROM jobs j JOIN deployments d ON d.id = j.deployment_id LEFT JOIN hosts h ON h.id = j.host_id
-			WHERE j.host_id = ? AND j.state = 'pending' ORDER BY j.deployment_id, j.kind`, host)
+			WHERE j.host_id = ? AND (j.state = 'running' OR (j.state = 'pending' AND (j.kind <> 'install' OR EXISTS (
+				SELECT 1 FROM jobs f WHERE f.deployment_id = j.deployment_id AND f.host_id = j.host_id AND f.kind = 'fetch'
+				AND f.state IN ('succeeded', 'healthy'))))) ORDER BY j.deployment_id, j.kind`, host)
 		if err != nil {
 			return fmt.Errorf("jobs of host %d: %w", host, err)
 		}
@@ -172,7 +177,7 @@ func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max in
 				rows.Close()
 				return fmt.Errorf("deployment %d: %w", j.DeploymentID, err)
 			}
-			c.Job, c.Windows, c.Reboot, c.Emergency = j, sp.Windows, sp.Reboot, emergency != 0
+			c.Job, c.Windows, c.Reboot, c.Checks, c.Emergency = j, sp.Windows, sp.Reboot, sp.Checks, emergency != 0
 			if j.Ring < len(sp.Rings) {
 				c.Ring = sp.Rings[j.Ring]
 			}
@@ -185,6 +190,18 @@ func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max in
 		for _, c := range cands {
 			if len(out) >= max {
 				break
+			}
+			if c.Job.State == patchbay.JobRunning {
+				// Handed out before, and not reported: the answer may never
+				// have reached the agent (a connection cut, a server killed
+				// after committing). Offered again under the same attempt;
+				// an agent that has it journalled does not run it twice.
+				startBy, ok := may(c.JobCandidate)
+				if !ok {
+					startBy = *c.Job.HandedAt // past: an install outside its window is refused and waits
+				}
+				out = append(out, c.protocolJob(startBy))
+				continue
 			}
 			switch c.Job.Kind {
 			case patchbay.JobFetch:
@@ -219,8 +236,7 @@ func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max in
 				micros(now), micros(now), c.Job.ID); err != nil {
 				return fmt.Errorf("claim job %d: %w", c.Job.ID, err)
 			}
-			out = append(out, protocol.Job{ID: c.Job.ID, Attempt: c.Job.Attempt, DeploymentID: c.Job.DeploymentID, Kind: c.Job.Kind,
-				Ecosystem: "deb", Actions: c.Job.Actions, StartBy: startBy, Reboot: c.Reboot})
+			out = append(out, c.protocolJob(startBy))
 		}
 		if len(out) > 0 {
 			s.fail("claim-commit")
@@ -228,6 +244,18 @@ func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max in
 		return nil
 	})
 	return out, err
+}
+
+// protocolJob is the job as its agent receives it. Checks and reboots
+// apply to installs and rollbacks; a fetch changes nothing installed.
+func (c JobCandidate) protocolJob(startBy time.Time) protocol.Job {
+	j := protocol.Job{ID: c.Job.ID, Attempt: c.Job.Attempt, DeploymentID: c.Job.DeploymentID, Kind: c.Job.Kind,
+		Ecosystem: "deb", Actions: c.Job.Actions, StartBy: startBy}
+	if c.Job.Kind != patchbay.JobFetch {
+		j.Reboot, j.Services, j.MinHealthySeconds = c.Reboot, c.Checks.Services, c.Checks.MinHealthySeconds
+		j.PreHooks, j.PostHooks = c.Checks.PreHooks, c.Checks.PostHooks
+	}
+	return j
 }
 
 // multiScanner scans a row's leading columns with a scanner and the rest
@@ -310,6 +338,16 @@ func (s *Store) RecordJobResult(ctx context.Context, host, id int64, r protocol.
 			micros(r.Finished), micros(now), id)
 		if err != nil {
 			return fmt.Errorf("record job %d: %w", id, err)
+		}
+		if next == patchbay.JobFailed {
+			// A host that could not fetch ahead (nor keep its previous
+			// packages) is not patched: its install fails with the reason.
+			if _, err := tx.exec(ctx, `UPDATE jobs SET state = 'failed', reason = ?, finished_at = ?, updated_at = ?
+				WHERE deployment_id = ? AND host_id = ? AND kind = 'install' AND state = 'pending'
+				AND EXISTS (SELECT 1 FROM jobs f WHERE f.id = ? AND f.kind = 'fetch')`,
+				"the fetch ahead failed: "+r.Reason, micros(now), micros(now), deployment, host, id); err != nil {
+				return fmt.Errorf("record job %d: %w", id, err)
+			}
 		}
 		if _, err := tx.exec(ctx, "UPDATE deployments SET last_progress = ? WHERE id = ?", micros(now), deployment); err != nil {
 			return fmt.Errorf("deployment %d progress: %w", deployment, err)
