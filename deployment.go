@@ -1,6 +1,10 @@
 package patchbay
 
-import "time"
+import (
+	"fmt"
+	"regexp"
+	"time"
+)
 
 // DeploymentState is where a deployment is in its life: draft → awaiting
 // approval → approved → scheduled → running → (paused | halted) →
@@ -117,6 +121,39 @@ type HostChecks struct {
 	PostHooks         []string `json:"post_hooks,omitempty"`
 	Services          []string `json:"services,omitempty"`
 	MinHealthySeconds int      `json:"min_healthy_seconds,omitempty"`
+}
+
+// unitRE and hookRE are what agents accept as a systemd unit and a hook's
+// file name; refusing others up front says so before any host does.
+var (
+	unitRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:_.@\\-]{0,255}$`)
+	hookRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+)
+
+// Validate checks c; errors name field.pre_hooks[i] and so on.
+func (c HostChecks) Validate(field string) error {
+	lists := []struct {
+		sub   string
+		names []string
+		re    *regexp.Regexp
+		what  string
+	}{{".pre_hooks", c.PreHooks, hookRE, "a file name in the agents' hooks directory"},
+		{".post_hooks", c.PostHooks, hookRE, "a file name in the agents' hooks directory"},
+		{".services", c.Services, unitRE, "a systemd unit name such as nginx.service"}}
+	for _, l := range lists {
+		if len(l.names) > 32 {
+			return FieldError(EUnprocessable, field+l.sub, "at most 32 entries")
+		}
+		for i, n := range l.names {
+			if !l.re.MatchString(n) {
+				return FieldError(EUnprocessable, fmt.Sprintf("%s%s[%d]", field, l.sub, i), "%q is not %s", truncate(n, 80), l.what)
+			}
+		}
+	}
+	if c.MinHealthySeconds < 0 || c.MinHealthySeconds > 24*3600 {
+		return FieldError(EUnprocessable, field+".min_healthy_seconds", "from 0 to 86400, got %d", c.MinHealthySeconds)
+	}
+	return nil
 }
 
 // Ring is one ring of a deployment: its spec and the hosts it holds.

@@ -34,7 +34,9 @@ type Policy struct {
 	Windows      []WindowSpec `json:"windows"`
 	Rings        []RingSpec   `json:"rings"`
 	Reboot       RebootRule   `json:"reboot"`
-	SLA          SLADays      `json:"sla"`
+	// Checks are what each host of its deployments runs and watches.
+	Checks HostChecks `json:"checks"`
+	SLA    SLADays    `json:"sla"`
 
 	CreatedBy int64     `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"` // of this version

@@ -87,6 +87,7 @@ func Deployment(c *policy.Compiled, p policy.Proposal) *patchbay.Deployment {
 		Windows:       c.Policy.Windows,
 		Rings:         p.Rings,
 		Reboot:        c.Reboot,
+		Checks:        c.Checks,
 		Hosts:         p.Hosts,
 		HostCount:     len(p.Hosts),
 		AutoRollback:  true,

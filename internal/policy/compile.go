@@ -93,7 +93,8 @@ func Validate(p patchbay.Policy) error {
 func Compile(p patchbay.Policy) (*Compiled, error) {
 	c := &Compiled{Policy: p}
 	steps := []func() error{
-		c.checkText, c.compileSelector, c.compileRules, c.compileWindows, c.compileRings, c.compileReboot, c.checkSLA,
+		c.checkText, c.compileSelector, c.compileRules, c.compileWindows, c.compileRings, c.compileReboot,
+		func() error { return c.Checks.Validate("checks") }, c.checkSLA,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -223,3 +223,29 @@ func TestThreshold(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileChecks: a policy's host checks are validated like a
+// deployment's, naming the entry at fault.
+func TestCompileChecks(t *testing.T) {
+	for _, tc := range []struct {
+		checks patchbay.HostChecks
+		field  string
+	}{
+		{patchbay.HostChecks{Services: []string{"nginx.service", "bad unit; reboot"}}, "checks.services[1]"},
+		{patchbay.HostChecks{PreHooks: []string{"../../bin/sh"}}, "checks.pre_hooks[0]"},
+		{patchbay.HostChecks{PostHooks: []string{"-rf"}}, "checks.post_hooks[0]"},
+		{patchbay.HostChecks{MinHealthySeconds: -1}, "checks.min_healthy_seconds"},
+	} {
+		p := basePolicy()
+		p.Checks = tc.checks
+		_, err := Compile(p)
+		if got := fieldOf(t, err); got != tc.field {
+			t.Errorf("checks %+v: error on %q (%v), want %q", tc.checks, got, err, tc.field)
+		}
+	}
+	p := basePolicy()
+	p.Checks = patchbay.HostChecks{PreHooks: []string{"drain-lb"}, PostHooks: []string{"smoke-test"}, Services: []string{"nginx.service"}, MinHealthySeconds: 300}
+	if _, err := Compile(p); err != nil {
+		t.Fatalf("valid checks refused: %v", err)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -86,7 +85,7 @@ func (s *Server) newDeployment(ctx context.Context, req apiv1.CreateDeploymentRe
 			return nil, patchbay.FieldError(patchbay.EUnprocessable, "progress_deadline", "%q is not a duration such as \"2h\" (\"0\": none)", req.ProgressDeadline)
 		}
 	}
-	if err := validateChecks(req.Checks); err != nil {
+	if err := req.Checks.Validate("checks"); err != nil {
 		return nil, err
 	}
 	d := &patchbay.Deployment{Name: req.Name, State: patchbay.DeploymentAwaitingApproval, Reason: patchbay.ReasonNeedsApprove, Checks: req.Checks,
@@ -131,39 +130,6 @@ func (s *Server) newDeployment(ctx context.Context, req apiv1.CreateDeploymentRe
 	}
 	d.HostCount = len(d.Hosts)
 	return d, nil
-}
-
-// unitRE and hookRE are what the agent accepts as a systemd unit and a
-// hook's file name; refusing others here says so before any host does.
-var (
-	unitRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9:_.@\\-]{0,255}$`)
-	hookRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
-)
-
-// validateChecks checks a deployment's host checks.
-func validateChecks(c patchbay.HostChecks) error {
-	lists := []struct {
-		field string
-		names []string
-		re    *regexp.Regexp
-		what  string
-	}{{"checks.pre_hooks", c.PreHooks, hookRE, "a file name in the agents' hooks directory"},
-		{"checks.post_hooks", c.PostHooks, hookRE, "a file name in the agents' hooks directory"},
-		{"checks.services", c.Services, unitRE, "a systemd unit name such as nginx.service"}}
-	for _, l := range lists {
-		if len(l.names) > 32 {
-			return patchbay.FieldError(patchbay.EUnprocessable, l.field, "at most 32 entries")
-		}
-		for i, n := range l.names {
-			if !l.re.MatchString(n) {
-				return patchbay.FieldError(patchbay.EUnprocessable, fmt.Sprintf("%s[%d]", l.field, i), "%q is not %s", n, l.what)
-			}
-		}
-	}
-	if c.MinHealthySeconds < 0 || c.MinHealthySeconds > 24*3600 {
-		return patchbay.FieldError(patchbay.EUnprocessable, "checks.min_healthy_seconds", "from 0 to 86400, got %d", c.MinHealthySeconds)
-	}
-	return nil
 }
 
 func describeMatch(req apiv1.CreateDeploymentRequest) string {
