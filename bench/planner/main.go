@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"time"
@@ -38,22 +37,11 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the queue's build to this file")
 	flag.Parse()
 	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "patchbay-planner-bench-")
+	st, loc, closeStore, err := benchfleet.OpenStore(ctx, *database, "planner")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
-	loc := store.Location{Engine: store.SQLite, Path: filepath.Join(dir, "patchbay.db")}
-	if *database != "" {
-		if loc, err = store.ParseLocation(*database, dir); err != nil {
-			log.Fatal(err)
-		}
-	}
-	st, err := store.Open(ctx, loc, store.Options{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer st.Close()
+	defer closeStore()
 	fmt.Printf("machine: %d CPUs, %s; store %s\n", runtime.NumCPU(), runtime.Version(), loc)
 
 	t := time.Now()

@@ -125,6 +125,7 @@ Try:
   patchbay updates ls --sort risk --class critical
   patchbay policies simulate "prod critical" --days 14
   patchbay sla
+  patchbay deployments ls          (a rollout starts once the staging hosts report)
 Stop it with Ctrl-C.
 
 `, o.hosts, url, token, o.dataDir, url, token)
@@ -147,9 +148,72 @@ Stop it with Ctrl-C.
 	if o.hosts == 0 {
 		return nil
 	}
+	go func() {
+		if err := startDemoDeployment(ctx, e, admin); err != nil && ctx.Err() == nil {
+			fmt.Fprintln(e.stderr, "patchbay demo: the demo's deployment:", err)
+		}
+	}()
 	var stats sim.Stats
+	// The simulated hosts take deployment jobs; about one install in
+	// fifty fails, and takes a second or two.
+	pm := &sim.PackageManager{Seed: o.seed, DefaultFailRate: 0.02, DefaultDuration: 2 * time.Second, Wait: 2 * time.Second}
 	return sim.Run(ctx, sim.Config{Client: admin.WithToken(""), Fleet: fl, SecretFor: secretsByTags(ctx, admin, o.seed),
-		Interval: o.interval, Ramp: 5 * time.Second, Workers: 8, Logger: log.With("component", "sim")}, &stats)
+		Interval: o.interval, Ramp: 5 * time.Second, Workers: 8, Logger: log.With("component", "sim"), Jobs: pm}, &stats)
+}
+
+// startDemoDeployment waits for the work queue to hold the staging hosts'
+// updates, then deploys their security updates in three rings with a
+// window open now, approved by a second person (the demo's approver), so
+// that a rollout is in progress: patchbay deployments watch 1.
+func startDemoDeployment(ctx context.Context, e *env, admin *client.Client) error {
+	var hosts []int64
+	for deadline := time.Now().Add(2 * time.Minute); len(hosts) < 5; {
+		if time.Now().After(deadline) {
+			return errors.New("the staging hosts' updates did not reach the work queue within 2 minutes")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+		l, err := admin.Hosts(ctx, client.HostQuery{Label: "staging", Limit: 100})
+		if err != nil {
+			continue
+		}
+		hosts = hosts[:0]
+		for _, h := range l.Items {
+			if q, err := admin.Updates(ctx, client.UpdateQuery{HostID: h.ID, Classes: []string{"critical", "security"}, Limit: 1}); err == nil && len(q.Items) > 0 {
+				hosts = append(hosts, h.ID)
+			}
+		}
+	}
+	opened := time.Now().UTC().Add(-time.Minute)
+	d, err := admin.CreateDeployment(ctx, apiv1.CreateDeploymentRequest{Name: "demo: security updates on staging", Hosts: hosts,
+		Classes: []string{"critical", "security"},
+		Rings: []patchbay.RingSpec{{Name: "pilot", Count: 2, SoakTime: "30s"}, {Name: "early", Percent: 30, FailureThreshold: "20%", MaxParallel: 3},
+			{Name: "rest", FailureThreshold: "20%", MaxParallel: 5}},
+		Windows: []patchbay.WindowSpec{{Cron: fmt.Sprintf("%d %d * * *", opened.Minute(), opened.Hour()), Duration: "8h", Zone: "UTC"}},
+		Reboot:  patchbay.RebootRule{Mode: patchbay.RebootIfRequired}})
+	if err != nil {
+		return err
+	}
+	// Nobody approves their own request: the demo's approver does.
+	if _, err := admin.CreateUser(ctx, apiv1.CreateUserRequest{Name: "demo-approver", Role: patchbay.RoleApprover}); err != nil {
+		var ce *client.Error
+		if !errors.As(err, &ce) || ce.Code() != patchbay.EConflict {
+			return err
+		}
+	}
+	tok, err := admin.CreateToken(ctx, apiv1.CreateTokenRequest{Name: "demo", User: "demo-approver", ExpiresIn: "24h"})
+	if err != nil {
+		return err
+	}
+	if _, err := admin.WithToken(tok.Secret).DecideDeployment(ctx, d.ID, apiv1.DecisionRequest{Decision: patchbay.Approve,
+		Comment: "the demo's approver: staging first"}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "deployment %d is rolling out to %d staging hosts: patchbay deployments watch %d\n", d.ID, len(hosts), d.ID)
+	return nil
 }
 
 // importDemoFeeds imports the real advisories embedded in the binary: the

@@ -156,4 +156,28 @@ func TestDemo(t *testing.T) {
 	if err != nil || len(sim.Windows) != 2 || sim.Windows[0].Start.Weekday() != time.Saturday {
 		t.Fatalf("simulate %q: %+v, %v; want two Saturday windows", ps[0].Name, sim.Windows, err)
 	}
+
+	// A deployment rolls out to the staging hosts: approved by the demo's
+	// approver, its pilot hosts install through the simulated fleet.
+	var installed int
+	var state patchbay.DeploymentState
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline) && installed == 0; time.Sleep(500 * time.Millisecond) {
+		ds, err := c.Deployments(ctx, client.DeploymentQuery{})
+		if err != nil || len(ds.Items) == 0 {
+			continue
+		}
+		state = ds.Items[0].State
+		jobs, err := c.DeploymentJobs(ctx, ds.Items[0].ID, patchbay.JobInstall)
+		if err != nil {
+			continue
+		}
+		for _, j := range jobs {
+			if j.State == patchbay.JobHealthy || j.State == patchbay.JobFailed {
+				installed++
+			}
+		}
+	}
+	if installed == 0 {
+		t.Fatalf("the demo's deployment (%s) installed nothing within 90 s\n%s", state, out)
+	}
 }

@@ -7,7 +7,9 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,6 +30,10 @@ type simOptions struct {
 	changeRate                         float64
 	stateFile                          string
 	cpuProfile                         string
+	// Jobs: run them with the simulated package manager.
+	jobs                                 bool
+	failRates, rebootRates, jobDurations []string
+	jobWait                              time.Duration
 }
 
 func newSimCommand(e *env) *cobra.Command {
@@ -46,7 +52,18 @@ With an admin token (--token or patchbay login) the sim makes one enroll
 secret per label and group combination, so hosts carry labels such as prod,
 canary and internet-facing; with --enroll-secret every host uses that one.
 Keep the sim in a process of its own: a process here may hold at most
-20,000 file descriptors.`,
+20,000 file descriptors.
+
+With --jobs, each host asks for its due deployment jobs after every
+check-in (without waiting) and runs them with a simulated package manager:
+an install fails with the chance --fail-rate gives its image (debian-12,
+debian-11, ubuntu-22.04, rocky-9, alpine-3.20), leaving part of its
+packages upgraded; it takes about --job-duration (simulated, in the
+result's times; --job-wait really waits up to that long) and needs a
+reboot with the chance --reboot-rate gives. Each of the three takes
+IMAGE=VALUE for one image or VALUE for the others, and repeats. Outcomes follow from --seed and
+the job's id and attempt, so a run repeats. The versions installed reach
+the server with the host's next inventory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.hosts < 1 {
@@ -61,7 +78,11 @@ Keep the sim in a process of its own: a process here may hold at most
 			if err != nil {
 				return err
 			}
-			return runSim(cmd.Context(), e, c, fl, o)
+			pm, err := o.packageManager()
+			if err != nil {
+				return err
+			}
+			return runSim(cmd.Context(), e, c, fl, pm, o)
 		},
 	}
 	f.add(cmd)
@@ -79,10 +100,80 @@ Keep the sim in a process of its own: a process here may hold at most
 	fl.Float64Var(&o.changeRate, "change-rate", 0, "chance a host's inventory changes before a check-in (0: 5%; negative: never)")
 	fl.StringVar(&o.stateFile, "state", "", "keep the hosts' tokens in this file, so a later run resumes the same fleet")
 	fl.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the simulator to this file")
+	fl.BoolVar(&o.jobs, "jobs", false, "run deployment jobs with the simulated package manager")
+	fl.StringArrayVar(&o.failRates, "fail-rate", nil, "with --jobs: chance an install fails, IMAGE=RATE (debian-12=0.2) or RATE for every other image; repeatable (default 0)")
+	fl.StringArrayVar(&o.rebootRates, "reboot-rate", nil, "with --jobs: chance an install needs a reboot, IMAGE=RATE or RATE; repeatable (default 0.1)")
+	fl.StringArrayVar(&o.jobDurations, "job-duration", nil, "with --jobs: mean simulated duration of an install, IMAGE=DURATION or DURATION; repeatable (default "+
+		sim.DefaultJobDuration.String()+")")
+	fl.DurationVar(&o.jobWait, "job-wait", 0, "with --jobs: really wait for a job's simulated duration, at most this long (0: report at once)")
 	return cmd
 }
 
-func runSim(ctx context.Context, e *env, c *client.Client, fl *fleet.Fleet, o simOptions) error {
+// packageManager is the simulated package manager the flags ask for, nil
+// without --jobs.
+func (o simOptions) packageManager() (*sim.PackageManager, error) {
+	if !o.jobs {
+		if len(o.failRates) > 0 || len(o.rebootRates) > 0 || len(o.jobDurations) > 0 || o.jobWait > 0 {
+			return nil, usageErrorf("--fail-rate, --reboot-rate, --job-duration and --job-wait need --jobs")
+		}
+		return nil, nil
+	}
+	if o.jobWait < 0 {
+		return nil, usageErrorf("--job-wait %s: want a duration, 0 or more", o.jobWait)
+	}
+	rate := func(text string) (float64, bool) {
+		r, err := strconv.ParseFloat(text, 64)
+		return r, err == nil && r >= 0 && r <= 1
+	}
+	duration := func(text string) (time.Duration, bool) {
+		d, err := time.ParseDuration(text)
+		return d, err == nil && d > 0
+	}
+	pm := &sim.PackageManager{Seed: o.seed, Wait: o.jobWait, DefaultRebootRate: 0.1, DefaultDuration: sim.DefaultJobDuration}
+	var err error
+	if err = perImage("--fail-rate", "a rate from 0 to 1", o.failRates, rate, &pm.FailRate, &pm.DefaultFailRate); err == nil {
+		err = perImage("--reboot-rate", "a rate from 0 to 1", o.rebootRates, rate, &pm.RebootRate, &pm.DefaultRebootRate)
+	}
+	if err == nil {
+		err = perImage("--job-duration", "a positive duration such as 90s", o.jobDurations, duration, &pm.Duration, &pm.DefaultDuration)
+	}
+	return pm, err
+}
+
+// perImage reads the IMAGE=VALUE and VALUE values of flag, parsed by
+// parse, into byImage and def (kept unless a bare VALUE is given).
+func perImage[T any](flag, want string, values []string, parse func(string) (T, bool), byImage *map[string]T, def *T) error {
+	images, err := fleet.Images()
+	if err != nil {
+		return err
+	}
+	names := make([]string, len(images))
+	for i, im := range images {
+		names[i] = im.Name
+	}
+	*byImage = map[string]T{}
+	for _, v := range values {
+		image, text, named := strings.Cut(v, "=")
+		if !named {
+			text = v
+		}
+		x, ok := parse(text)
+		if !ok {
+			return usageErrorf("%s %q: want IMAGE=VALUE or VALUE, the value %s", flag, v, want)
+		}
+		switch {
+		case !named:
+			*def = x
+		case slices.Contains(names, image):
+			(*byImage)[image] = x
+		default:
+			return usageErrorf("%s %q: no image %q (want one of %s)", flag, v, image, strings.Join(names, ", "))
+		}
+	}
+	return nil
+}
+
+func runSim(ctx context.Context, e *env, c *client.Client, fl *fleet.Fleet, pm *sim.PackageManager, o simOptions) error {
 	if o.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.duration)
@@ -103,7 +194,7 @@ func runSim(ctx context.Context, e *env, c *client.Client, fl *fleet.Fleet, o si
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	log, _ := newLogger(e.stderr, "warn", "text")
 	cfg := sim.Config{Client: c.WithToken(""), Fleet: fl, EnrollSecret: o.enrollSecret, Interval: o.interval,
-		Ramp: o.ramp, Workers: o.workers, CheckIns: o.checkIns, Logger: log.With("component", "sim")}
+		Ramp: o.ramp, Workers: o.workers, CheckIns: o.checkIns, Jobs: pm, Logger: log.With("component", "sim")}
 	if o.enrollSecret == "" {
 		cfg.SecretFor = secretsByTags(ctx, c, o.seed)
 	}

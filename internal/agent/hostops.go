@@ -110,6 +110,12 @@ func (h LocalHost) RunHook(ctx context.Context, name string) (string, error) {
 	if dir == "" {
 		dir = "/etc/patchbay/hooks.d"
 	}
+	// Absolute, so that the file checked below is the one run: a relative
+	// path would be taken from cmd.Dir, or looked up in $PATH.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("hook %s: %w", name, err)
+	}
 	path := filepath.Join(dir, name)
 	for _, p := range []string{dir, path} {
 		if err := rootOnly(p); err != nil {

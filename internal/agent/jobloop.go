@@ -53,24 +53,43 @@ func (a *runner) runJobs(ctx context.Context, api *client.Client, x *Executor) {
 			continue
 		}
 		fails = 0
+		pause := false
 		for _, job := range res.Jobs {
 			a.log.Info("job received", "job", job.ID, "attempt", job.Attempt, "kind", job.Kind, "actions", len(job.Actions))
 			r, err := x.Run(ctx, job)
 			if errors.Is(err, ErrRebooting) {
 				a.log.Warn("rebooting to finish a job; its result follows the reboot", "job", job.ID)
+				pause = true
 				continue
 			}
 			if err != nil {
 				a.log.Error("job could not be run", "job", job.ID, "err", err)
+				pause = true
 				continue
 			}
 			a.deliver(ctx, api, x, job, r)
+		}
+		if pause {
+			// The server offers a job again until it has its result, so
+			// the next poll answers at once with the job still waiting
+			// for its reboot (or that could not run): wait as long as a
+			// poll would rather than ask in a busy loop.
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
 		}
 	}
 }
 
 // deliver reports r and, once the server has it, forgets the job.
 func (a *runner) deliver(ctx context.Context, api *client.Client, x *Executor, job protocol.Job, r protocol.JobResult) {
+	// Fit for the server: a result it refused is dropped below while the
+	// server still has the job running and offers it again, to be run twice.
+	r.Reason, r.Output = oneLine(r.Reason, protocol.MaxJobReason), bound(r.Output)
 	if _, err := api.ReportJob(ctx, job.ID, r); err != nil {
 		var ce *client.Error
 		if !errors.As(err, &ce) || ce.Status >= 500 || ce.Status == http.StatusTooManyRequests || ce.Status == http.StatusUnauthorized {

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/patchbay/patchbay/internal/protocol"
 )
@@ -96,7 +98,8 @@ func (x *Executor) Run(ctx context.Context, job protocol.Job) (protocol.JobResul
 
 // Recover turns what an earlier run left in the journal into results to
 // deliver: done jobs keep their result; started ones are judged from the
-// package database; received ones not begun by their StartBy are refused,
+// package database (a fetch, which changes nothing installed, runs
+// again); received ones not begun by their StartBy are refused,
 // and the others run now.
 func (x *Executor) Recover(ctx context.Context) ([]protocol.JobResult, []protocol.Job, error) {
 	entries, err := x.Journal.Entries()
@@ -128,6 +131,15 @@ func (x *Executor) recover(ctx context.Context, e Entry) (protocol.JobResult, er
 		x.log().Warn("the agent stopped during a job; reading its outcome from the package database", "job", e.Job.ID, "attempt", e.Job.Attempt)
 		if err := x.PM.WaitIdle(ctx); err != nil {
 			return protocol.JobResult{}, fmt.Errorf("job %d: wait for the package manager: %w", e.Job.ID, err)
+		}
+		if e.Job.Kind == protocol.JobFetch {
+			// Nothing installed tells whether a fetch finished keeping the
+			// previous packages, and it changes nothing installed: it runs
+			// again.
+			out, err := x.PM.Fetch(ctx, e.Job.Actions, e.Before)
+			r := x.judge(ctx, e, out, err)
+			r.Recovered = true
+			return r, x.done(e, r)
 		}
 		r := x.judge(ctx, e, "", nil)
 		r.Recovered = true
@@ -369,12 +381,38 @@ func (x *Executor) done(e Entry, r protocol.JobResult) error {
 	return x.Journal.Put(e)
 }
 
-// bound keeps the end of out within protocol.MaxJobOutput: a failure's
-// cause is usually in the last lines.
+// oneLine makes s valid UTF-8 on one line (control characters become
+// spaces) of at most max bytes, cut at a character's start.
+func oneLine(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	if len(s) <= max {
+		return s
+	}
+	const more = "…"
+	i := max - len(more)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + more
+}
+
+// bound keeps the end of out within protocol.MaxJobOutput, as valid UTF-8
+// (the server's JSON decoding would grow invalid bytes past the bound): a
+// failure's cause is usually in the last lines.
 func bound(out string) string {
+	out = strings.ToValidUTF8(out, "\uFFFD")
 	if len(out) <= protocol.MaxJobOutput {
 		return out
 	}
 	const cut = "…(earlier output cut)\n"
-	return cut + out[len(out)-protocol.MaxJobOutput+len(cut):]
+	i := len(out) - protocol.MaxJobOutput + len(cut)
+	for i < len(out) && !utf8.RuneStart(out[i]) {
+		i++
+	}
+	return cut + out[i:]
 }

@@ -23,6 +23,7 @@ const (
 	MaxJobOutput   = 256 << 10        // bytes of command output a result carries
 	MaxJobActions  = 10_000
 	MaxJobsPerPoll = 16
+	MaxJobReason   = 2000 // bytes of a result's reason: one line of text
 )
 
 // JobKind is what a job asks of the agent: fetch (download the targets
@@ -125,7 +126,7 @@ func (r JobResult) Validate() error {
 	if len(r.Output) > MaxJobOutput {
 		return patchbay.FieldError(patchbay.ETooLarge, "output", "more than %d bytes", MaxJobOutput)
 	}
-	if err := patchbay.ValidateText("reason", r.Reason, 2000); err != nil {
+	if err := patchbay.ValidateText("reason", r.Reason, MaxJobReason); err != nil {
 		return err
 	}
 	for _, list := range [][]PackageVersion{r.Before, r.After} {

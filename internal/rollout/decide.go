@@ -109,7 +109,8 @@ type Decision struct {
 //     soaks for its soak time, then the next ring opens, or waits for a
 //     person when that ring is promoted by hand; after the last ring the
 //     deployment is completed.
-//   - halted while rolling back: when no rollback is left running, the
+//   - halted while rolling back: when no rollback is left running, and no
+//     host still installing (or the progress deadline passed), the
 //     deployment is rolled back.
 //   - draft, awaiting approval, paused, halted otherwise, and the final
 //     states wait for a person (see Command).
@@ -130,12 +131,25 @@ func Decide(in Input) Decision {
 		if in.Reason != patchbay.ReasonRollingBack {
 			return d
 		}
-		var back, failed int
+		var back, failed, installing int
 		for _, r := range in.Rings {
 			if r.Status.RollingBack > 0 {
 				return d
 			}
 			back, failed = back+r.Status.RolledBack, failed+r.Status.RollbackFailed
+			installing += r.Status.Running
+		}
+		if installing > 0 {
+			// Hosts still installing when the rollback was ordered: one
+			// that fails goes back too. Wait for them, up to the progress
+			// deadline (a host gone mid-install does not hold it forever).
+			if in.ProgressDeadline <= 0 {
+				return d
+			}
+			if deadline := in.LastProgress.Add(in.ProgressDeadline); in.Now.Before(deadline) {
+				d.Wake = deadline
+				return d
+			}
 		}
 		detail := hosts(back) + " back at their previous versions"
 		if failed > 0 {

@@ -1,9 +1,11 @@
 // Package sim runs a fleet of virtual agents against a real server: each
 // host of an internal/fleet Fleet enrolls with a staggered start and checks
 // in on an interval with its facts and inventory hash, uploading its
-// inventory when the server asks, exactly as internal/agent does. It is the
-// load generator of the benchmarks and the fleet of the demo. It talks to
-// the server only through internal/client.
+// inventory when the server asks, exactly as internal/agent does; with
+// Config.Jobs it also runs its deployment jobs with a simulated package
+// manager. It is the load generator of the benchmarks, the fleet of the
+// demo and of the rollout kill tests. It talks to the server only through
+// internal/client.
 package sim
 
 import (
@@ -44,6 +46,14 @@ type Config struct {
 	// checks in with it instead of enrolling, and a host that enrolls
 	// stores its new token there (so a later run can resume the fleet).
 	Tokens []string
+	// Jobs, when set, makes each host take its due jobs after each
+	// check-in and run them with this simulated package manager (see
+	// jobs.go); nil runs none.
+	Jobs *PackageManager
+	// OnJob, when set, is called once for every job a host runs (not
+	// when it sends a journalled result again), from the worker running
+	// it: tests count executions with it.
+	OnJob  func(JobRun)
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -56,12 +66,24 @@ type Stats struct {
 	Uploads   atomic.Int64
 	Errors    atomic.Int64
 	LastError atomic.Value // string
+
+	// With Config.Jobs: job polls answered, jobs run (of which failed,
+	// refused, and rollbacks that succeeded), reboots, results the server
+	// took, and jobs handed again under an attempt already run (their
+	// journalled result sent again, not run twice).
+	Polls, JobsRun, JobsFailed, JobsRefused, RolledBack, Reboots, Reports, JobsRepeated atomic.Int64
 }
 
 // String summarises s.
 func (s *Stats) String() string {
-	return fmt.Sprintf("enrolled %d, check-ins %d (unchanged %d), uploads %d, errors %d",
+	line := fmt.Sprintf("enrolled %d, check-ins %d (unchanged %d), uploads %d, errors %d",
 		s.Enrolled.Load(), s.CheckIns.Load(), s.Unchanged.Load(), s.Uploads.Load(), s.Errors.Load())
+	if s.Polls.Load() > 0 {
+		line += fmt.Sprintf("; jobs run %d (failed %d, refused %d, rolled back %d, reboots %d), reported %d, handed again %d",
+			s.JobsRun.Load(), s.JobsFailed.Load(), s.JobsRefused.Load(), s.RolledBack.Load(), s.Reboots.Load(), s.Reports.Load(),
+			s.JobsRepeated.Load())
+	}
+	return line
 }
 
 // host is one virtual agent's state.
@@ -73,8 +95,10 @@ type host struct {
 	// a retried check-in does not change the inventory a second time.
 	advanced int
 	gen      int    // inventory generation the hash is of
+	hashed   int    // jobs.changes the hash is of
 	hash     string // cached inventory hash of gen
 	due      time.Time
+	jobs     hostJobs
 }
 
 // Run simulates the fleet until ctx ends or every host has done CheckIns
@@ -187,11 +211,15 @@ func (cfg *Config) step(ctx context.Context, h *host, stats *Stats) {
 		}
 	}
 	defer next()
+	facts := fh.FactsAt(now)
+	if !h.jobs.boot.IsZero() {
+		facts.BootTime, facts.UptimeSeconds = h.jobs.boot, max(0, int64(now.Sub(h.jobs.boot)/time.Second))
+	}
 	if h.token == "" {
 		secret, err := cfg.SecretFor(fh)
 		if err == nil {
 			var res protocol.EnrollResponse
-			res, err = cfg.Client.Enroll(ctx, protocol.EnrollRequest{EnrollSecret: secret, Facts: fh.FactsAt(now)})
+			res, err = cfg.Client.Enroll(ctx, protocol.EnrollRequest{EnrollSecret: secret, Facts: facts})
 			h.token = res.HostToken
 		}
 		if err != nil {
@@ -209,12 +237,12 @@ func (cfg *Config) step(ctx context.Context, h *host, stats *Stats) {
 		h.advanced = h.checkIn
 	}
 	var inv *protocol.Inventory // materialised only when the hash must be computed or the server asks
-	if gen != h.gen || h.hash == "" {
-		i := cfg.Fleet.InventoryAt(h.i, gen)
-		inv, h.hash, h.gen = &i, i.Hash, gen
+	if gen != h.gen || h.hashed != h.jobs.changes || h.hash == "" {
+		i := cfg.inventory(h, gen)
+		inv, h.hash, h.gen, h.hashed = &i, i.Hash, gen, h.jobs.changes
 	}
 	c := cfg.Client.WithToken(h.token)
-	res, err := c.CheckIn(ctx, protocol.CheckInRequest{Facts: fh.FactsAt(now), InventoryHash: h.hash})
+	res, err := c.CheckIn(ctx, protocol.CheckInRequest{Facts: facts, InventoryHash: h.hash})
 	if err != nil {
 		cfg.fail(stats, fmt.Errorf("check in host %d: %w", h.i, err))
 		return
@@ -223,17 +251,20 @@ func (cfg *Config) step(ctx context.Context, h *host, stats *Stats) {
 	stats.CheckIns.Add(1)
 	if !res.InventoryNeeded {
 		stats.Unchanged.Add(1)
-		return
+	} else {
+		if inv == nil {
+			i := cfg.inventory(h, gen)
+			inv = &i
+		}
+		if err := c.UploadInventory(ctx, *inv); err != nil {
+			cfg.fail(stats, fmt.Errorf("upload inventory of host %d: %w", h.i, err))
+			return
+		}
+		stats.Uploads.Add(1)
 	}
-	if inv == nil {
-		i := cfg.Fleet.InventoryAt(h.i, gen)
-		inv = &i
+	if cfg.Jobs != nil {
+		cfg.jobs(ctx, h, c, stats)
 	}
-	if err := c.UploadInventory(ctx, *inv); err != nil {
-		cfg.fail(stats, fmt.Errorf("upload inventory of host %d: %w", h.i, err))
-		return
-	}
-	stats.Uploads.Add(1)
 }
 
 func (cfg *Config) fail(stats *Stats, err error) {

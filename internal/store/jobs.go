@@ -163,6 +163,12 @@ func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max in
 			current int
 		}
 		var cands []cand
+		type deploymentNow struct {
+			state   patchbay.DeploymentState
+			reason  patchbay.StateReason
+			current int
+		}
+		locked := map[int64]deploymentNow{}
 		for rows.Next() {
 			var c cand
 			var spec string
@@ -203,28 +209,31 @@ func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max in
 				out = append(out, c.protocolJob(startBy))
 				continue
 			}
-			switch c.Job.Kind {
-			case patchbay.JobFetch:
-				if c.state != patchbay.DeploymentScheduled && c.state != patchbay.DeploymentRunning && c.state != patchbay.DeploymentPaused {
-					continue
+			if !c.due(c.state, c.reason, c.current) {
+				continue
+			}
+			// Decided again under the deployment's lock: what was read
+			// above may have changed since (a halt, a cancel, another
+			// host's claim of the ring's last parallel slot).
+			l, ok := locked[c.Job.DeploymentID]
+			if !ok {
+				if l.state, l.reason, l.current, err = tx.lockDeployment(ctx, c.Job.DeploymentID); err != nil {
+					return err
 				}
-			case patchbay.JobInstall:
-				if c.state != patchbay.DeploymentRunning || c.Job.Ring != c.current || c.reason == patchbay.ReasonAwaitingPromotion ||
-					c.reason == patchbay.ReasonSoaking {
-					continue
-				}
-			case patchbay.JobRollback:
-				if c.state != patchbay.DeploymentHalted || c.reason != patchbay.ReasonRollingBack {
-					continue
-				}
+				locked[c.Job.DeploymentID] = l
+			}
+			if !c.due(l.state, l.reason, l.current) {
+				continue
 			}
 			startBy, ok := may(c.JobCandidate)
 			if !ok {
 				continue
 			}
 			if c.Job.Kind == patchbay.JobInstall && c.Ring.MaxParallel > 0 {
+				// Hosts installing, and those installed but still watched
+				// for health (succeeded, not yet healthy), take a slot.
 				var running int
-				if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM jobs WHERE deployment_id = ? AND kind = 'install' AND ring = ? AND state = 'running'",
+				if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM jobs WHERE deployment_id = ? AND kind = 'install' AND ring = ? AND state IN ('running', 'succeeded')",
 					c.Job.DeploymentID, c.Job.Ring).Scan(&running); err != nil {
 					return fmt.Errorf("running jobs of deployment %d: %w", c.Job.DeploymentID, classify(err))
 				}
@@ -232,9 +241,13 @@ func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max in
 					continue
 				}
 			}
-			if _, err := tx.exec(ctx, "UPDATE jobs SET state = 'running', handed_at = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
-				micros(now), micros(now), c.Job.ID); err != nil {
+			res, err := tx.exec(ctx, "UPDATE jobs SET state = 'running', handed_at = ?, updated_at = ? WHERE id = ? AND state = 'pending' AND attempt = ?",
+				micros(now), micros(now), c.Job.ID, c.Job.Attempt)
+			if err != nil {
 				return fmt.Errorf("claim job %d: %w", c.Job.ID, err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n != 1 {
+				continue // no longer pending at that attempt: skipped, failed or retried since it was read
 			}
 			out = append(out, c.protocolJob(startBy))
 		}
@@ -244,6 +257,23 @@ func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max in
 		return nil
 	})
 	return out, err
+}
+
+// due reports whether c's pending job may be handed out while its
+// deployment is in state (with reason) at ring current: fetch jobs once it
+// is scheduled, install jobs of the current ring while it runs (not while
+// the ring soaks or waits for a person), rollback jobs while it rolls back.
+func (c JobCandidate) due(state patchbay.DeploymentState, reason patchbay.StateReason, current int) bool {
+	switch c.Job.Kind {
+	case patchbay.JobFetch:
+		return state == patchbay.DeploymentScheduled || state == patchbay.DeploymentRunning || state == patchbay.DeploymentPaused
+	case patchbay.JobInstall:
+		return state == patchbay.DeploymentRunning && c.Job.Ring == current && reason != patchbay.ReasonAwaitingPromotion &&
+			reason != patchbay.ReasonSoaking
+	case patchbay.JobRollback:
+		return state == patchbay.DeploymentHalted && reason == patchbay.ReasonRollingBack
+	}
+	return true
 }
 
 // protocolJob is the job as its agent receives it. Checks and reboots
@@ -299,13 +329,24 @@ func (s *Store) RecordJobResult(ctx context.Context, host, id int64, r protocol.
 		return 0, err
 	}
 	err = s.inTx(ctx, func(tx *Tx) error {
-		var state patchbay.JobState
-		var attempt int
-		err := tx.queryRow(ctx, "SELECT deployment_id, state, attempt FROM jobs WHERE id = ? AND host_id = ?", id, host).Scan(&deployment, &state, &attempt)
+		err := tx.queryRow(ctx, "SELECT deployment_id FROM jobs WHERE id = ? AND host_id = ?", id, host).Scan(&deployment)
 		if errors.Is(err, sql.ErrNoRows) {
 			return patchbay.Errorf(patchbay.ENotFound, "no job %d for this host", id)
 		}
 		if err != nil {
+			return fmt.Errorf("job %d: %w", id, classify(err))
+		}
+		// The deployment first, then the job read afresh (see
+		// lockDeployment): a retry, a claim or the same result sent twice
+		// at once wait for each other.
+		dstate, dreason, _, err := tx.lockDeployment(ctx, deployment)
+		if err != nil {
+			return err
+		}
+		var state patchbay.JobState
+		var kind patchbay.JobKind
+		var attempt, ring int
+		if err := tx.queryRow(ctx, "SELECT state, attempt, kind, ring FROM jobs WHERE id = ?", id).Scan(&state, &attempt, &kind, &ring); err != nil {
 			return fmt.Errorf("job %d: %w", id, classify(err))
 		}
 		next := patchbay.JobState(r.Status)
@@ -335,7 +376,7 @@ func (s *Store) RecordJobResult(ctx context.Context, host, id int64, r protocol.
 		_, err = tx.exec(ctx, `UPDATE jobs SET state = ?, before = CASE WHEN ? = '' THEN before ELSE ? END, after = ?, reason = ?, output = ?,
 			recovered = ?, finished_at = COALESCE(finished_at, ?), updated_at = ? WHERE id = ?`,
 			next, nonEmptyJSON(r.Before, before), nonEmptyJSON(r.Before, before), string(after), r.Reason, r.Output, boolInt(r.Recovered),
-			micros(r.Finished), micros(now), id)
+			micros(now), micros(now), id) // finished by the server's clock: a ring's soak counts from it
 		if err != nil {
 			return fmt.Errorf("record job %d: %w", id, err)
 		}
@@ -347,6 +388,13 @@ func (s *Store) RecordJobResult(ctx context.Context, host, id int64, r protocol.
 				AND EXISTS (SELECT 1 FROM jobs f WHERE f.id = ? AND f.kind = 'fetch')`,
 				"the fetch ahead failed: "+r.Reason, micros(now), micros(now), deployment, host, id); err != nil {
 				return fmt.Errorf("record job %d: %w", id, err)
+			}
+		}
+		if next == patchbay.JobFailed && kind == patchbay.JobInstall && dstate == patchbay.DeploymentHalted && dreason == patchbay.ReasonRollingBack {
+			// Still installing when its ring was ordered back, and failed
+			// since: it goes back too.
+			if err := tx.jobEffects(ctx, RolloutChange{ID: deployment, Current: ring, RollbackRing: true}, now); err != nil {
+				return err
 			}
 		}
 		if _, err := tx.exec(ctx, "UPDATE deployments SET last_progress = ? WHERE id = ?", micros(now), deployment); err != nil {

@@ -153,7 +153,7 @@ type RolloutChange struct {
 	// What happens to the jobs.
 	MakeJobs      bool // the deployment is scheduled: make its hosts' jobs
 	SkipPending   bool // jobs not handed out are skipped
-	RetryRing     bool // the current ring's failed install jobs run again
+	RetryRing     bool // the current ring's failed install (and fetch) jobs run again
 	ForgiveRing   bool // the current ring's failures so far are accepted
 	RollbackRing  bool // the current ring's failed hosts roll back
 	RollbackAll   bool // every host the deployment changed rolls back
@@ -165,14 +165,9 @@ type RolloutChange struct {
 func (s *Store) ApplyRollout(ctx context.Context, c RolloutChange) error {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	return s.inTx(ctx, func(tx *Tx) error {
-		var state patchbay.DeploymentState
-		var reason patchbay.StateReason
-		err := tx.queryRow(ctx, "SELECT state, reason FROM deployments WHERE id = ?", c.ID).Scan(&state, &reason)
-		if errors.Is(err, sql.ErrNoRows) {
-			return patchbay.Errorf(patchbay.ENotFound, "no deployment %d", c.ID)
-		}
+		state, reason, _, err := tx.lockDeployment(ctx, c.ID)
 		if err != nil {
-			return fmt.Errorf("deployment %d: %w", c.ID, classify(err))
+			return err
 		}
 		if state != c.FromState || reason != c.FromReason {
 			return patchbay.Errorf(patchbay.EConflict, "deployment %d is %s (%s) now, not %s (%s): decide again", c.ID, state, reason, c.FromState, c.FromReason)
@@ -208,6 +203,32 @@ func (s *Store) ApplyRollout(ctx context.Context, c RolloutChange) error {
 	})
 }
 
+// lockDeployment reads deployment id's state, reason and ring in progress
+// under a lock on its row (FOR UPDATE on PostgreSQL; SQLite transactions
+// here begin IMMEDIATE and hold the one write lock already). Every
+// transaction that changes a deployment's jobs (a claim, a result, the
+// controller's or a person's change) takes it before touching the jobs,
+// so on PostgreSQL they take turns and each reads what the one before
+// committed: a state checked is the state written over, and a ring's
+// running jobs counted are all of them.
+func (t *Tx) lockDeployment(ctx context.Context, id int64) (patchbay.DeploymentState, patchbay.StateReason, int, error) {
+	var state patchbay.DeploymentState
+	var reason patchbay.StateReason
+	var current int
+	q := "SELECT state, reason, current_ring FROM deployments WHERE id = ?"
+	if t.s.loc.Engine == Postgres {
+		q += " FOR UPDATE"
+	}
+	err := t.queryRow(ctx, q, id).Scan(&state, &reason, &current)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", 0, patchbay.Errorf(patchbay.ENotFound, "no deployment %d", id)
+	}
+	if err != nil {
+		return "", "", 0, fmt.Errorf("deployment %d: %w", id, classify(err))
+	}
+	return state, reason, current, nil
+}
+
 // jobEffects applies c's effects on the deployment's jobs.
 func (t *Tx) jobEffects(ctx context.Context, c RolloutChange, now time.Time) error {
 	exec := func(what, q string, args ...any) error {
@@ -222,12 +243,16 @@ func (t *Tx) jobEffects(ctx context.Context, c RolloutChange, now time.Time) err
 		}
 	}
 	if c.RetryRing {
+		// A failed fetch failed its host's install, and holds it back
+		// (installs wait for their fetch): it runs again too.
 		if err := exec("retry failed jobs", `UPDATE jobs SET state = 'pending', attempt = attempt + 1, handed_at = NULL, finished_at = NULL, updated_at = ?
-			WHERE deployment_id = ? AND kind = 'install' AND ring = ? AND state = 'failed'`, micros(now), c.ID, c.Current); err != nil {
+			WHERE deployment_id = ? AND kind IN ('install', 'fetch') AND ring = ? AND state = 'failed'`, micros(now), c.ID, c.Current); err != nil {
 			return err
 		}
 	}
-	if c.ForgiveRing {
+	// A retry counts the accepted failures afresh too: the retried hosts'
+	// failures are gone, and a new one of theirs counts.
+	if c.ForgiveRing || c.RetryRing {
 		var forgiven string
 		var failed int
 		if err := t.queryRow(ctx, "SELECT forgiven FROM deployments WHERE id = ?", c.ID).Scan(&forgiven); err != nil {

@@ -78,6 +78,13 @@ func (s *Server) newDeployment(ctx context.Context, req apiv1.CreateDeploymentRe
 	if !slices.Contains([]patchbay.RebootMode{patchbay.RebootNever, patchbay.RebootIfRequired, patchbay.RebootAlways}, req.Reboot.Mode) {
 		return nil, patchbay.FieldError(patchbay.EUnprocessable, "reboot.mode", "unknown mode %q (want never, if-required or always)", req.Reboot.Mode)
 	}
+	if req.Reboot.Delay != "" {
+		// As a policy's: the agent would read a delay it cannot parse as
+		// none, and reboot without notice.
+		if d, err := time.ParseDuration(req.Reboot.Delay); err != nil || d < 0 || d > policy.MaxRebootDelay {
+			return nil, patchbay.FieldError(patchbay.EUnprocessable, "reboot.delay", "%q is not a duration from 0 to %s such as \"5m\"", req.Reboot.Delay, policy.MaxRebootDelay)
+		}
+	}
 	deadline := 2 * time.Hour
 	if req.ProgressDeadline != "" {
 		var err error

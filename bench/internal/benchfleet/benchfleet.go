@@ -4,6 +4,8 @@ package benchfleet
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -68,3 +70,25 @@ func Median(d []time.Duration) time.Duration {
 
 // MS returns d in milliseconds.
 func MS(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// OpenStore opens the benchmark's store: PostgreSQL at database when set,
+// SQLite in a new temporary directory otherwise. close closes it and
+// removes the directory.
+func OpenStore(ctx context.Context, database, name string) (st *store.Store, loc store.Location, close func(), err error) {
+	dir, err := os.MkdirTemp("", "patchbay-"+name+"-bench-")
+	if err != nil {
+		return nil, loc, nil, err
+	}
+	loc = store.Location{Engine: store.SQLite, Path: filepath.Join(dir, "patchbay.db")}
+	if database != "" {
+		if loc, err = store.ParseLocation(database, dir); err != nil {
+			os.RemoveAll(dir)
+			return nil, loc, nil, err
+		}
+	}
+	if st, err = store.Open(ctx, loc, store.Options{}); err != nil {
+		os.RemoveAll(dir)
+		return nil, loc, nil, err
+	}
+	return st, loc, func() { st.Close(); os.RemoveAll(dir) }, nil
+}
