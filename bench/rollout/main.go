@@ -25,9 +25,9 @@ import (
 	"github.com/patchbay/patchbay/internal/fleet"
 	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/protocol"
+	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/sim"
 	"github.com/patchbay/patchbay/internal/store"
-	"github.com/patchbay/patchbay/internal/window"
 )
 
 func main() {
@@ -138,26 +138,11 @@ func (b *bench) deploy(name string) (int64, []int, error) {
 	return d.ID, ringOf, nil
 }
 
-// may is the server's rule for whether a due job may start (web's
-// mayStart): an install inside its window, in the host's zone for
-// host-local windows; anything else at once.
+// may is the server's rule for whether a due job may start
+// (rollout.MayStart) at the wall clock.
 func may(c store.JobCandidate) (time.Time, bool) {
-	now := time.Now()
-	if c.Job.Kind != patchbay.JobInstall || c.Emergency {
-		return now.Add(time.Hour), true
-	}
-	ws, err := window.FromSpecs("windows", c.Windows)
-	if err != nil {
-		return time.Time{}, false
-	}
-	loc := time.UTC
-	if c.HostZone != "" {
-		if l, err := time.LoadLocation(c.HostZone); err == nil {
-			loc = l
-		}
-	}
-	iv, ok := ws.Open(now, loc)
-	return iv.End, ok
+	startBy, ok, err := rollout.MayStart(c, time.Now())
+	return startBy, ok && err == nil
 }
 
 // result is what host's agent reports for job, from the simulated package

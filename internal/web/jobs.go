@@ -7,11 +7,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/rollout"
 	"github.com/patchbay/patchbay/internal/store"
-	"github.com/patchbay/patchbay/internal/window"
 )
 
 // signal wakes every waiter at once: long polls wait on it for jobs that
@@ -91,29 +89,13 @@ func (s *Server) handleJobsPoll() http.Handler {
 	})
 }
 
-// mayStart decides whether a due job may start on its host now, and by
-// when it must have begun: an install inside the host's window (in the
-// host's zone for host-local windows), until the window closes; a fetch or
-// a rollback at once (a rollback repairs a host a failed update left
-// broken); an emergency deployment at once, within the hour.
+// mayStart applies rollout.MayStart at the server's clock.
 func (s *Server) mayStart(c store.JobCandidate) (time.Time, bool) {
-	now := s.now()
-	if c.Job.Kind != patchbay.JobInstall || c.Emergency {
-		return now.Add(time.Hour), true
-	}
-	ws, err := window.FromSpecs("windows", c.Windows)
+	startBy, ok, err := rollout.MayStart(c, s.now())
 	if err != nil {
-		s.log.Error("deployment windows do not parse", "deployment", c.Job.DeploymentID, "err", err)
-		return time.Time{}, false
+		s.log.Error("a deployment's job cannot be started", "err", err)
 	}
-	loc := time.UTC
-	if c.HostZone != "" {
-		if l, err := time.LoadLocation(c.HostZone); err == nil {
-			loc = l
-		}
-	}
-	iv, ok := ws.Open(now, loc)
-	return iv.End, ok
+	return startBy, ok
 }
 
 func (s *Server) handleJobResult() http.Handler {
