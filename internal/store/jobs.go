@@ -145,8 +145,18 @@ func (s *Store) Jobs(ctx context.Context, deployment int64, kind patchbay.JobKin
 // for a rollback); rollback jobs while it rolls back. Jobs handed out
 // before and not reported are offered again, under the same attempt.
 func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max int, may func(JobCandidate) (startBy time.Time, ok bool)) ([]protocol.Job, error) {
+	// Most polls find nothing: a read says so without a write transaction
+	// (SQLite has one writer; idle agents must not queue behind it).
+	var open int
+	err := s.queryRow(ctx, "SELECT COUNT(*) FROM jobs WHERE host_id = ? AND state IN ('pending', 'running')", host).Scan(&open)
+	if err != nil {
+		return nil, fmt.Errorf("jobs of host %d: %w", host, classify(err))
+	}
+	if open == 0 {
+		return nil, nil
+	}
 	var out []protocol.Job
-	err := s.inTx(ctx, func(tx *Tx) error {
+	err = s.inTx(ctx, func(tx *Tx) error {
 		out = out[:0]
 		rows, err := tx.queryRows(ctx, `SELECT `+jobColumns+`, d.state, d.reason, d.current_ring, d.spec, d.emergency, COALESCE(h.time_zone, '')
 			FROM jobs j JOIN deployments d ON d.id = j.deployment_id LEFT JOIN hosts h ON h.id = j.host_id
