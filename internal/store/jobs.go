@@ -226,7 +226,14 @@ func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max in
 			// above may have changed since (a halt, a cancel, another
 			// host's claim of the ring's last parallel slot).
 			l, ok := locked[c.Job.DeploymentID]
-			if !ok {
+			switch {
+			case ok:
+			case s.loc.Engine == SQLite:
+				// The rows above were read inside this transaction, which
+				// holds SQLite's one write lock: nothing changed since.
+				l = deploymentNow{c.state, c.reason, c.current}
+				locked[c.Job.DeploymentID] = l
+			default:
 				if l.state, l.reason, l.current, err = tx.lockDeployment(ctx, c.Job.DeploymentID); err != nil {
 					return err
 				}
