@@ -16,6 +16,30 @@ import (
 	"github.com/patchbay/patchbay/internal/osv"
 )
 
+// stoppedFleet builds the binary and leaves in a new data directory a
+// stopped server whose store holds the DSA list and 20 simulated hosts
+// (of fleet seed) with their inventories; it returns the binary, the
+// directory and an admin token.
+func stoppedFleet(t *testing.T, seed int) (bin, dataDir, token string) {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataDir = t.TempDir()
+	cmd, url, token := startProcessEnv(t, bin, dataDir)
+	env := map[string]string{"HOME": dataDir, "PATCHBAY_SERVER": url, "PATCHBAY_TOKEN": token}
+	if out, _, err := runCLI(t, env, "feeds", "import", trackerDir+"/DSA/list"); err != nil {
+		t.Fatalf("import: %v %s", err, out)
+	}
+	if out, _, err := runCLI(t, env, "sim", "--hosts", "20", "--seed", fmt.Sprint(seed), "--interval", "0", "--ramp", "0", "--checkins", "1", "--report", "0"); err != nil {
+		t.Fatalf("sim: %v\n%s", err, out)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	return bin, dataDir, token
+}
+
 // TestKillDuringMatching SIGKILLs the server just before the matcher
 // commits what a newly imported feed changes in a fleet's findings,
 // restarts it, and checks that every host's findings are exactly what
@@ -25,26 +49,13 @@ func TestKillDuringMatching(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a real server process")
 	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dataDir := t.TempDir()
 	ctx := context.Background()
 	// A fleet with findings of the DSA list.
-	cmd, url, token := startProcessEnv(t, bin, dataDir)
-	env := map[string]string{"HOME": dataDir, "PATCHBAY_SERVER": url, "PATCHBAY_TOKEN": token}
-	if out, _, err := runCLI(t, env, "feeds", "import", trackerDir+"/DSA/list"); err != nil {
-		t.Fatalf("import: %v %s", err, out)
-	}
-	if out, _, err := runCLI(t, env, "sim", "--hosts", "20", "--seed", "5", "--interval", "0", "--ramp", "0", "--checkins", "1", "--report", "0"); err != nil {
-		t.Fatalf("sim: %v\n%s", err, out)
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
+	bin, dataDir, token := stoppedFleet(t, 5)
+	env := map[string]string{"HOME": dataDir, "PATCHBAY_TOKEN": token}
 	// The DLA list changes them: the server dies just before the matcher
 	// commits that.
-	cmd, url, _ = startProcessEnv(t, bin, dataDir, "PATCHBAY_FAILPOINT=findings-commit@1")
+	cmd, url, _ := startProcessEnv(t, bin, dataDir, "PATCHBAY_FAILPOINT=findings-commit@1")
 	env["PATCHBAY_SERVER"] = url
 	if out, _, err := runCLI(t, env, "feeds", "import", trackerDir+"/DLA/list"); err != nil {
 		t.Fatalf("import: %v %s", err, out)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,25 +22,11 @@ func TestKillDuringScheduling(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a real server process")
 	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dataDir := t.TempDir()
-	cmd, url, token := startProcessEnv(t, bin, dataDir)
-	env := map[string]string{"HOME": dataDir, "PATCHBAY_SERVER": url, "PATCHBAY_TOKEN": token}
-	if out, _, err := runCLI(t, env, "feeds", "import", trackerDir+"/DSA/list"); err != nil {
-		t.Fatalf("import: %v %s", err, out)
-	}
-	if out, _, err := runCLI(t, env, "sim", "--hosts", "20", "--seed", "7", "--interval", "0", "--ramp", "0", "--checkins", "1", "--report", "0"); err != nil {
-		t.Fatalf("sim: %v\n%s", err, out)
-	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
+	bin, dataDir, token := stoppedFleet(t, 7)
 
 	// A policy whose window opened five minutes ago: the pass its creation
 	// nudges proposes, and the server dies just before that commits.
-	cmd, url, _ = startProcessEnv(t, bin, dataDir, "PATCHBAY_FAILPOINT=schedule-commit@1")
+	cmd, url, _ := startProcessEnv(t, bin, dataDir, "PATCHBAY_FAILPOINT=schedule-commit@1")
 	opened := time.Now().UTC().Add(-5 * time.Minute)
 	pol := patchbay.Policy{Name: "everything now", Enabled: true,
 		Windows: []patchbay.WindowSpec{{Cron: fmt.Sprintf("%d %d * * *", opened.Minute(), opened.Hour()), Duration: "2h", Zone: "UTC"}}}
