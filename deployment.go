@@ -98,6 +98,10 @@ type Deployment struct {
 	// deployment in which no host finished for that long inside a window.
 	AutoRollback     bool `json:"auto_rollback"`
 	ProgressDeadline int  `json:"progress_deadline_seconds,omitempty"`
+	// Deadline, when set, ends the wait for hosts that stayed offline
+	// through their windows: their jobs not taken by then are skipped, and
+	// the rollout goes on without them.
+	Deadline *time.Time `json:"deadline,omitempty"`
 	// CurrentRing is the ring in progress, from 0.
 	CurrentRing int `json:"current_ring"`
 	// Checks are what each host runs and watches around its packages.

@@ -189,6 +189,7 @@ type createFlags struct {
 	req                          apiv1.CreateDeploymentRequest
 	hosts, labels, rings, window []string
 	reboot, rebootDelay          string
+	deadline                     string
 	noAutoRollback               bool
 }
 
@@ -247,6 +248,7 @@ auto_rollback, progress_deadline); a field it does not have is refused.`,
 	fl.StringArrayVar(&cf.window, "window", nil, `a maintenance window: "CRON;DURATION;ZONE" (repeatable)`)
 	fl.BoolVar(&cf.req.Emergency, "emergency", false, "patch now: skip windows and deferral (an approver still decides)")
 	fl.BoolVar(&cf.noAutoRollback, "no-auto-rollback", false, "do not roll a ring's failed hosts back when it crosses its threshold")
+	fl.StringVar(&cf.deadline, "deadline", "", "skip the hosts that have not taken their jobs by then (offline through their windows): days (3d), a duration (72h), a date or an RFC 3339 time")
 	fl.StringVar(&cf.req.ProgressDeadline, "progress-deadline", "", `halt when no host finished for this long inside a window (server default 2h; "0": never)`)
 	fl.StringVar(&cf.reboot, "reboot", "", "never, if-required (server default) or always")
 	fl.StringVar(&cf.rebootDelay, "reboot-delay", "", "how long after the notice the reboot happens, such as 5m")
@@ -293,6 +295,13 @@ func (cf *createFlags) request(cmd *cobra.Command, e *env) (apiv1.CreateDeployme
 	req.Reboot = patchbay.RebootRule{Mode: patchbay.RebootMode(cf.reboot), Delay: cf.rebootDelay}
 	if cf.noAutoRollback {
 		req.AutoRollback = new(bool)
+	}
+	if cf.deadline != "" {
+		t, err := parseExpiry(cf.deadline, time.Now())
+		if err != nil {
+			return req, usageErrorf("--deadline %q: want days (3d), a duration (72h), a date (2026-06-30) or an RFC 3339 time", cf.deadline)
+		}
+		req.Deadline = &t
 	}
 	return req, nil
 }
@@ -619,6 +628,9 @@ func printDeployment(e *env, d patchbay.Deployment, progress []ringProgress) {
 		row("auto-rollback", "yes: a ring's failed hosts go back when it crosses its threshold")
 	} else {
 		row("auto-rollback", "no: a ring that crosses its threshold halts and waits for a person")
+	}
+	if d.Deadline != nil {
+		row("skips offline hosts at", d.Deadline.UTC().Format(time.RFC3339))
 	}
 	if d.ProgressDeadline > 0 {
 		row("deadline", fmt.Sprintf("halts when no host finished for %s inside a window", time.Duration(d.ProgressDeadline)*time.Second))

@@ -307,6 +307,9 @@ type CreateDeploymentRequest struct {
 	AutoRollback     *bool                 `json:"auto_rollback,omitempty"`
 	ProgressDeadline string                `json:"progress_deadline,omitempty"` // "2h"; default 2h, "0" none
 	Checks           patchbay.HostChecks   `json:"checks"`
+	// Deadline skips the hosts that have not taken their jobs by then
+	// (offline through their windows); none waits for them.
+	Deadline *time.Time `json:"deadline,omitempty"`
 }
 
 // DeploymentActionRequest takes an action on a deployment: pause, resume,

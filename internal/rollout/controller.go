@@ -133,11 +133,14 @@ func (c *Controller) Step(ctx context.Context, id int64) (Decision, error) {
 		return Decision{}, err
 	}
 	d := Decide(in)
-	if !d.Changed && d.Current == v.Current {
+	if !d.Changed && !d.SkipOffline && d.Current == v.Current {
 		return d, nil
 	}
 	ch := store.RolloutChange{ID: id, FromState: v.Deployment.State, FromReason: v.Deployment.Reason, State: d.State, Reason: d.Reason,
-		Detail: d.Detail, Current: d.Current, Wake: d.Wake, Actor: "rollout", RollbackRing: d.Rollback}
+		Detail: d.Detail, Current: d.Current, Wake: d.Wake, Actor: "rollout", RollbackRing: d.Rollback, SkipOffline: d.SkipOffline}
+	if d.SkipOffline && !d.Changed {
+		ch.Detail = v.Deployment.Detail
+	}
 	switch {
 	case v.Deployment.State == patchbay.DeploymentApproved:
 		ch.MakeJobs = true
@@ -151,6 +154,10 @@ func (c *Controller) Step(ctx context.Context, id int64) (Decision, error) {
 	}
 	if err := c.st.ApplyRollout(ctx, ch); err != nil {
 		return d, err
+	}
+	if d.SkipOffline {
+		c.opt.Logger.Warn("deployment deadline passed: hosts that did not take their jobs are skipped", "id", id)
+		c.Nudge() // decide again with them skipped
 	}
 	c.opt.Logger.Info("deployment moved", "id", id, "state", d.State, "reason", d.Reason, "ring", d.Current, "detail", d.Detail)
 	c.changed()
@@ -230,6 +237,9 @@ func inputOf(v *store.RolloutView, now time.Time) (Input, error) {
 	d := v.Deployment
 	in := Input{State: d.State, Reason: d.Reason, Current: v.Current, AutoRollback: v.AutoRollback,
 		ProgressDeadline: v.ProgressDeadline, LastProgress: v.LastProgress, Now: now}
+	if d.Deadline != nil {
+		in.Deadline = *d.Deadline
+	}
 	specs := make([]patchbay.RingSpec, len(d.Rings))
 	for i, r := range d.Rings {
 		specs[i] = r.RingSpec

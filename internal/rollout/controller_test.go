@@ -3,6 +3,7 @@ package rollout_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,11 +38,18 @@ func fleetOf(t *testing.T, s *store.Store, n int) []int64 {
 // two in a pilot ring (threshold 0), the rest in a ring allowed 1 failure,
 // both with a window open now.
 func proposed(t *testing.T, s *store.Store, hosts []int64, soak string) int64 {
+	return proposedWith(t, s, hosts, func(d *patchbay.Deployment) {
+		d.Rings[0].SoakTime = soak
+	})
+}
+
+// proposedWith is proposed, changed by edit before it is stored.
+func proposedWith(t *testing.T, s *store.Store, hosts []int64, edit func(*patchbay.Deployment)) int64 {
 	t.Helper()
 	opened := time.Now().UTC().Add(-5 * time.Minute)
 	d := &patchbay.Deployment{Name: "hello 1.1", State: patchbay.DeploymentApproved, Reason: patchbay.ReasonApproved, AutoRollback: true,
 		Windows: []patchbay.WindowSpec{{Cron: fmt.Sprintf("%d %d * * *", opened.Minute(), opened.Hour()), Duration: "2h", Zone: "UTC"}},
-		Rings: []patchbay.Ring{{RingSpec: patchbay.RingSpec{Name: "pilot", Count: 2, SoakTime: soak}, Hosts: 2},
+		Rings: []patchbay.Ring{{RingSpec: patchbay.RingSpec{Name: "pilot", Count: 2}, Hosts: 2},
 			{RingSpec: patchbay.RingSpec{Name: "rest", FailureThreshold: "1", MaxParallel: 2}, Hosts: len(hosts) - 2}}}
 	for i, h := range hosts {
 		ring := 0
@@ -51,6 +59,7 @@ func proposed(t *testing.T, s *store.Store, hosts []int64, soak string) int64 {
 		d.Hosts = append(d.Hosts, patchbay.DeploymentHost{HostID: h, Ring: ring, Updates: []patchbay.PlannedUpdate{
 			{Ecosystem: "deb", Name: "hello", Arch: "all", FromVersion: "1.0", ToVersion: "1.1", Class: "security"}}})
 	}
+	edit(d)
 	if err := s.CreateDeployment(context.Background(), "user:op", d); err != nil {
 		t.Fatal(err)
 	}
@@ -286,6 +295,57 @@ func TestRolloutActions(t *testing.T) {
 		}
 		if _, err := c.Act(ctx, id, rollout.Resume, "user:op"); patchbay.ErrorCodeOf(err) != patchbay.EConflict {
 			t.Fatalf("resume a cancelled deployment: %v, want conflict", err)
+		}
+	})
+}
+
+// TestRolloutDeadlineSkipsOffline: a host that never takes its jobs is
+// skipped at the deployment's deadline, saying why, and the rollout
+// completes without it.
+func TestRolloutDeadlineSkipsOffline(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		hosts := fleetOf(t, s, 3)
+		id := proposedWith(t, s, hosts, func(d *patchbay.Deployment) {
+			past := time.Now().Add(-time.Minute)
+			d.Deadline = &past
+			d.Rings = []patchbay.Ring{{RingSpec: patchbay.RingSpec{Name: "all"}, Hosts: 3}}
+			for i := range d.Hosts {
+				d.Hosts[i].Ring = 0
+			}
+		})
+		c := rollout.NewController(s, rollout.Options{Holder: "test"})
+		c.Step(ctx, id) // scheduled
+		for _, h := range hosts[:2] {
+			agent(t, s, h, func(protocol.Job) protocol.JobStatus { return protocol.JobSucceeded }) // fetch
+		}
+		c.Step(ctx, id) // running
+		for _, h := range hosts[:2] {
+			agent(t, s, h, healthy) // install
+		}
+		for range 3 {
+			if _, err := c.Step(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st, reason := state(t, s, id); st != patchbay.DeploymentCompleted {
+			t.Fatalf("past its deadline with one host offline: %s (%s), want completed", st, reason)
+		}
+		jobs, err := s.Jobs(ctx, id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		skipped := 0
+		for _, j := range jobs {
+			if j.HostID == hosts[2] {
+				if j.State != patchbay.JobSkipped || !strings.Contains(j.Reason, "deadline") {
+					t.Fatalf("the offline host's %s job: %s (%q), want skipped for the deadline", j.Kind, j.State, j.Reason)
+				}
+				skipped++
+			}
+		}
+		if skipped != 2 {
+			t.Fatalf("the offline host has %d skipped jobs, want its fetch and install", skipped)
 		}
 	})
 }

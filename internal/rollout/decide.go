@@ -78,7 +78,10 @@ type Input struct {
 	// of the current window, whichever is later.
 	ProgressDeadline time.Duration
 	LastProgress     time.Time
-	Now              time.Time
+	// Deadline, when set, skips the jobs hosts have not taken by then
+	// (offline through their windows) so the rollout goes on.
+	Deadline time.Time
+	Now      time.Time
 }
 
 // Decision is what happens next: the state to store, and the ring in
@@ -93,7 +96,10 @@ type Decision struct {
 	Current  int
 	Changed  bool
 	Rollback bool
-	Wake     time.Time
+	// SkipOffline asks the controller to skip the jobs not taken by the
+	// deployment's deadline, which passed.
+	SkipOffline bool
+	Wake        time.Time
 }
 
 // Decide returns what happens next in a deployment. It is called after
@@ -160,8 +166,34 @@ func Decide(in Input) Decision {
 	return d
 }
 
-// decideRunning decides for a running deployment.
+// decideRunning decides for a running deployment: past its deadline, the
+// jobs hosts have not taken are skipped first; before it, the deadline is
+// a time to look again.
 func decideRunning(in Input, d Decision) Decision {
+	if in.Deadline.IsZero() || pendingJobs(in.Rings) == 0 {
+		return decideRings(in, d)
+	}
+	if !in.Now.Before(in.Deadline) {
+		d.SkipOffline = true // decided again once they are skipped
+		return d
+	}
+	out := decideRings(in, d)
+	if out.State == patchbay.DeploymentRunning && (out.Wake.IsZero() || in.Deadline.Before(out.Wake)) {
+		out.Wake = in.Deadline
+	}
+	return out
+}
+
+func pendingJobs(rings []Ring) int {
+	n := 0
+	for _, r := range rings {
+		n += r.Status.Pending
+	}
+	return n
+}
+
+// decideRings moves a running deployment through its rings.
+func decideRings(in Input, d Decision) Decision {
 	if len(in.Rings) == 0 {
 		return d.to(patchbay.DeploymentCompleted, patchbay.ReasonCompleted, "no hosts to patch")
 	}

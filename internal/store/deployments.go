@@ -141,11 +141,11 @@ func (t *Tx) insertDeployment(ctx context.Context, actor string, d *patchbay.Dep
 		key = d.Key
 	}
 	err = t.queryRow(ctx, `INSERT INTO deployments (name, key, state, reason, detail, policy_id, policy_version, requested_by, emergency,
-		window_start, window_end, spec, host_count, created_at, updated_at, auto_rollback, progress_deadline)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		window_start, window_end, spec, host_count, created_at, updated_at, auto_rollback, progress_deadline, deadline)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		d.Name, key, d.State, d.Reason, d.Detail, nullInt(d.PolicyID), d.PolicyVersion, d.RequestedBy, boolInt(d.Emergency),
 		nullTime(d.WindowStart), nullTime(d.WindowEnd), string(spec), d.HostCount, micros(now), micros(now),
-		boolInt(d.AutoRollback), d.ProgressDeadline).Scan(&d.ID)
+		boolInt(d.AutoRollback), d.ProgressDeadline, nullTime(d.Deadline)).Scan(&d.ID)
 	if err != nil {
 		return false, fmt.Errorf("store deployment %s: %w", d.Name, classify(err))
 	}
@@ -183,7 +183,7 @@ func nullTime(t *time.Time) any {
 }
 
 const deploymentColumns = `id, name, COALESCE(key, ''), state, reason, detail, policy_id, COALESCE(policy_version, 0), requested_by,
-	emergency, window_start, window_end, spec, host_count, created_at, updated_at, auto_rollback, progress_deadline, current_ring`
+	emergency, window_start, window_end, spec, host_count, created_at, updated_at, auto_rollback, progress_deadline, current_ring, deadline`
 
 func scanDeployment(r rowScanner) (*patchbay.Deployment, error) {
 	var d patchbay.Deployment
@@ -192,9 +192,14 @@ func scanDeployment(r rowScanner) (*patchbay.Deployment, error) {
 	var spec string
 	var created, updated int64
 	var auto int
+	var deadline sql.NullInt64
 	if err := r.Scan(&d.ID, &d.Name, &d.Key, &d.State, &d.Reason, &d.Detail, &policy, &d.PolicyVersion, &d.RequestedBy,
-		&emergency, &ws, &we, &spec, &d.HostCount, &created, &updated, &auto, &d.ProgressDeadline, &d.CurrentRing); err != nil {
+		&emergency, &ws, &we, &spec, &d.HostCount, &created, &updated, &auto, &d.ProgressDeadline, &d.CurrentRing, &deadline); err != nil {
 		return nil, err
+	}
+	if deadline.Valid {
+		t := fromMicros(deadline.Int64)
+		d.Deadline = &t
 	}
 	d.AutoRollback = auto != 0
 	if policy.Valid {

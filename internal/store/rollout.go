@@ -153,6 +153,7 @@ type RolloutChange struct {
 	// What happens to the jobs.
 	MakeJobs      bool // the deployment is scheduled: make its hosts' jobs
 	SkipPending   bool // jobs not handed out are skipped
+	SkipOffline   bool // the deadline passed: fetch and install jobs not taken are skipped, saying why
 	RetryRing     bool // the current ring's failed install (and fetch) jobs run again
 	ForgiveRing   bool // the current ring's failures so far are accepted
 	RollbackRing  bool // the current ring's failed hosts roll back
@@ -236,6 +237,12 @@ func (t *Tx) jobEffects(ctx context.Context, c RolloutChange, now time.Time) err
 			return fmt.Errorf("deployment %d: %s: %w", c.ID, what, err)
 		}
 		return nil
+	}
+	if c.SkipOffline {
+		if err := exec("skip hosts past the deadline", `UPDATE jobs SET state = 'skipped', reason = 'the host did not take it before the deployment''s deadline',
+			updated_at = ? WHERE deployment_id = ? AND kind IN ('fetch', 'install') AND state = 'pending'`, micros(now), c.ID); err != nil {
+			return err
+		}
 	}
 	if c.SkipPending {
 		if err := exec("skip pending jobs", "UPDATE jobs SET state = 'skipped', updated_at = ? WHERE deployment_id = ? AND state = 'pending'", micros(now), c.ID); err != nil {

@@ -92,12 +92,16 @@ func (s *Server) newDeployment(ctx context.Context, req apiv1.CreateDeploymentRe
 			return nil, patchbay.FieldError(patchbay.EUnprocessable, "progress_deadline", "%q is not a duration such as \"2h\" (\"0\": none)", req.ProgressDeadline)
 		}
 	}
+	if req.Deadline != nil && !req.Deadline.After(s.now()) {
+		return nil, patchbay.FieldError(patchbay.EUnprocessable, "deadline", "%s is not in the future", req.Deadline.UTC().Format(time.RFC3339))
+	}
 	if err := req.Checks.Validate("checks"); err != nil {
 		return nil, err
 	}
 	d := &patchbay.Deployment{Name: req.Name, State: patchbay.DeploymentAwaitingApproval, Reason: patchbay.ReasonNeedsApprove, Checks: req.Checks,
 		Detail: "made by a person; an approver decides", Emergency: req.Emergency, Windows: nonNil(req.Windows), Reboot: req.Reboot,
-		AutoRollback: req.AutoRollback == nil || *req.AutoRollback, ProgressDeadline: int(deadline / time.Second)}
+		AutoRollback: req.AutoRollback == nil || *req.AutoRollback, ProgressDeadline: int(deadline / time.Second),
+		Deadline: req.Deadline}
 	if req.Emergency {
 		d.Detail = "EMERGENCY: skips maintenance windows and deferral; an approver decides"
 	}
