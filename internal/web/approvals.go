@@ -126,12 +126,8 @@ func deploymentFilter(r *http.Request) (patchbay.DeploymentFilter, error) {
 
 func (s *Server) handleDeploymentGet() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r, "id")
+		id, err := pathIDQuery(r, "id")
 		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		if err := checkQuery(r); err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}

@@ -101,6 +101,16 @@ func pathID(r *http.Request, name string) (int64, error) {
 	return n, nil
 }
 
+// pathIDQuery reads an integer path parameter and refuses query
+// parameters other than known: what a route on one object checks first.
+func pathIDQuery(r *http.Request, name string, known ...string) (int64, error) {
+	id, err := pathID(r, name)
+	if err != nil {
+		return 0, err
+	}
+	return id, checkQuery(r, known...)
+}
+
 // checkQuery refuses query parameters a route does not know, so a typo in a
 // filter is an error rather than a silently unfiltered listing.
 func checkQuery(r *http.Request, known ...string) error {

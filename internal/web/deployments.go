@@ -186,12 +186,8 @@ func (s *Server) handleDeploymentAction() http.Handler {
 
 func (s *Server) handleDeploymentJobs() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r, "id")
+		id, err := pathIDQuery(r, "id", "kind")
 		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		if err := checkQuery(r, "kind"); err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}

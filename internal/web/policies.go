@@ -112,12 +112,8 @@ func (s *Server) handlePolicyUpdate() http.Handler {
 
 func (s *Server) handlePolicyGet() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r, "id")
+		id, err := pathIDQuery(r, "id", "version")
 		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		if err := checkQuery(r, "version"); err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
@@ -133,12 +129,8 @@ func (s *Server) handlePolicyGet() http.Handler {
 
 func (s *Server) handlePolicyVersions() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r, "id")
+		id, err := pathIDQuery(r, "id")
 		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		if err := checkQuery(r); err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
@@ -182,11 +174,8 @@ func (s *Server) handlePolicySimulate() http.Handler {
 // simulate answers what a policy would deploy over the coming days, with
 // no side effects. A disabled policy is simulated as if enabled.
 func (s *Server) simulate(r *http.Request) (*apiv1.Simulation, error) {
-	id, err := pathID(r, "id")
+	id, err := pathIDQuery(r, "id", "days")
 	if err != nil {
-		return nil, err
-	}
-	if err := checkQuery(r, "days"); err != nil {
 		return nil, err
 	}
 	days, err := queryInt(r, "days", 14, 1, policy.MaxSimulateDays)
@@ -241,12 +230,8 @@ func (s *Server) simulate(r *http.Request) (*apiv1.Simulation, error) {
 
 func (s *Server) handleHostPolicy() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r, "id")
+		id, err := pathIDQuery(r, "id")
 		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		if err := checkQuery(r); err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
