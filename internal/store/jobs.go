@@ -173,6 +173,7 @@ func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max in
 			current int
 		}
 		var cands []cand
+		specs := map[int64]deploymentSpec{}
 		type deploymentNow struct {
 			state   patchbay.DeploymentState
 			reason  patchbay.StateReason
@@ -188,10 +189,15 @@ func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max in
 				rows.Close()
 				return fmt.Errorf("jobs of host %d: %w", host, classify(err))
 			}
-			var sp deploymentSpec
-			if err := json.Unmarshal([]byte(spec), &sp); err != nil {
-				rows.Close()
-				return fmt.Errorf("deployment %d: %w", j.DeploymentID, err)
+			sp, ok := specs[j.DeploymentID]
+			if !ok {
+				// A host's fetch and install share their deployment's spec:
+				// decoded once a poll.
+				if err := json.Unmarshal([]byte(spec), &sp); err != nil {
+					rows.Close()
+					return fmt.Errorf("deployment %d: %w", j.DeploymentID, err)
+				}
+				specs[j.DeploymentID] = sp
 			}
 			c.Job, c.Windows, c.Reboot, c.Checks, c.Emergency = j, sp.Windows, sp.Reboot, sp.Checks, emergency != 0
 			if j.Ring < len(sp.Rings) {
