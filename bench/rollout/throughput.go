@@ -99,6 +99,9 @@ func (b *bench) throughput() error {
 	}
 	fmt.Printf("claim + result per host (installs of the last ring, %d goroutines): %d jobs in %.2f s: %.0f jobs/s (target ≥ 2,000)\n",
 		b.workers, lastHosts, lastRing.Seconds(), perSecond(lastHosts, lastRing))
+	if groups, requests := b.st.GroupStats(); groups > 0 {
+		fmt.Printf("grouped commits: %d claims and results in %d commits (%.1f a commit)\n", requests, groups, float64(requests)/float64(groups))
+	}
 	if d, err := ctl.Step(b.ctx, id); err != nil || d.State != patchbay.DeploymentCompleted {
 		return fmt.Errorf("after the last ring: %s (%v), want completed", d.State, err)
 	}

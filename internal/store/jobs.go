@@ -156,7 +156,7 @@ func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max in
 		return nil, nil
 	}
 	var out []protocol.Job
-	err = s.inTx(ctx, func(tx *Tx) error {
+	err = s.inGroupTx(ctx, func(tx *Tx) error {
 		out = out[:0]
 		rows, err := tx.queryRows(ctx, `SELECT `+jobColumns+`, d.state, d.reason, d.current_ring, d.spec, d.emergency, COALESCE(h.time_zone, '')
 			FROM jobs j JOIN deployments d ON d.id = j.deployment_id LEFT JOIN hosts h ON h.id = j.host_id
@@ -351,7 +351,7 @@ func (s *Store) RecordJobResult(ctx context.Context, host, id int64, r protocol.
 	if err := r.Validate(); err != nil {
 		return 0, err
 	}
-	err = s.inTx(ctx, func(tx *Tx) error {
+	err = s.inGroupTx(ctx, func(tx *Tx) error {
 		err := tx.queryRow(ctx, "SELECT deployment_id FROM jobs WHERE id = ? AND host_id = ?", id, host).Scan(&deployment)
 		if errors.Is(err, sql.ErrNoRows) {
 			return patchbay.Errorf(patchbay.ENotFound, "no job %d for this host", id)
@@ -375,9 +375,14 @@ func (s *Store) RecordJobResult(ctx context.Context, host, id int64, r protocol.
 		next := patchbay.JobState(r.Status)
 		if next == patchbay.JobRefused && state == patchbay.JobRunning && r.Attempt == attempt {
 			// Not attempted (its window ended first, the lock stayed
-			// held): it waits for the next window as a new attempt.
-			_, err := tx.exec(ctx, "UPDATE jobs SET state = 'pending', attempt = attempt + 1, reason = ?, handed_at = NULL, updated_at = ? WHERE id = ?",
-				"refused by the agent: "+r.Reason, micros(s.now()), id)
+			// held): it waits for the next window as a new attempt; in a
+			// deployment that ended meanwhile there is none, and it is
+			// skipped.
+			q := "UPDATE jobs SET state = 'pending', attempt = attempt + 1, reason = ?, handed_at = NULL, updated_at = ? WHERE id = ?"
+			if !dstate.Active() {
+				q = "UPDATE jobs SET state = 'skipped', reason = ?, updated_at = ? WHERE id = ?"
+			}
+			_, err := tx.exec(ctx, q, "refused by the agent: "+r.Reason, micros(s.now()), id)
 			if err != nil {
 				return fmt.Errorf("record job %d: %w", id, err)
 			}
@@ -413,11 +418,20 @@ func (s *Store) RecordJobResult(ctx context.Context, host, id int64, r protocol.
 				return fmt.Errorf("record job %d: %w", id, err)
 			}
 		}
-		if next == patchbay.JobFailed && kind == patchbay.JobInstall && dstate == patchbay.DeploymentHalted && dreason == patchbay.ReasonRollingBack {
-			// Still installing when its ring was ordered back, and failed
-			// since: it goes back too.
-			if err := tx.jobEffects(ctx, RolloutChange{ID: deployment, Current: ring, RollbackRing: true}, now); err != nil {
-				return err
+		if kind == patchbay.JobInstall && dstate == patchbay.DeploymentHalted && dreason == patchbay.ReasonRollingBack {
+			// Still installing when the rollback was ordered, and finished
+			// since: it goes back too when the rollback covers it (a
+			// person's covers every host changed, a threshold's the failed
+			// ones).
+			var scope string
+			if err := tx.queryRow(ctx, "SELECT rollback_scope FROM deployments WHERE id = ?", deployment).Scan(&scope); err != nil {
+				return fmt.Errorf("deployment %d: %w", deployment, classify(err))
+			}
+			back := RolloutChange{ID: deployment, Current: ring, RollbackRing: next == patchbay.JobFailed, RollbackAll: scope == "all"}
+			if back.RollbackRing || back.RollbackAll {
+				if err := tx.jobEffects(ctx, back, now); err != nil {
+					return err
+				}
 			}
 		}
 		if _, err := tx.exec(ctx, "UPDATE deployments SET last_progress = ? WHERE id = ?", micros(now), deployment); err != nil {

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -413,6 +414,67 @@ func TestReview6RetryFetchFailed(t *testing.T) {
 		report(t, s, host, got[0], protocol.JobSucceeded, time.Now())
 		if got := claim(t, s, host, nil); len(got) != 1 || got[0].Kind != protocol.JobInstall {
 			t.Fatalf("after the fetch the host got %+v; want its install", got)
+		}
+	})
+}
+
+// TestRefusedAfterTheEnd: an agent that refuses a job (its window ended
+// before it could start) after the deployment was cancelled used to put
+// the job back to pending under a new attempt, in a deployment that hands
+// nothing out any more: a job pending forever. It is skipped, saying why.
+func TestRefusedAfterTheEnd(t *testing.T) {
+	eachHooked(t, func(t *testing.T, s *store.Store, h *r6Hooks) {
+		id, hosts := r6Running(t, s, 1, 0)
+		got := claim(t, s, hosts[0], nil)
+		if len(got) != 1 {
+			t.Fatalf("claimed %d jobs, want the install", len(got))
+		}
+		apply(t, s, store.RolloutChange{ID: id, FromState: patchbay.DeploymentRunning, FromReason: patchbay.ReasonStarted,
+			State: patchbay.DeploymentCancelled, Reason: patchbay.ReasonCancelled, SkipPending: true, Actor: "user:op"})
+		report(t, s, hosts[0], got[0], protocol.JobRefused, time.Now())
+		j := installs(t, s, id)[got[0].ID]
+		if j.State != patchbay.JobSkipped || j.Attempt != got[0].Attempt || !strings.Contains(j.Reason, "refused by the agent") {
+			t.Errorf("refused job of a cancelled deployment: %s at attempt %d (%q), want skipped at %d saying it was refused",
+				j.State, j.Attempt, j.Reason, got[0].Attempt)
+		}
+	})
+}
+
+// TestRollbackAllCoversHostsMidInstall: a person orders the whole
+// deployment back while a host is still installing; that host then
+// succeeds. It used to stay at the new versions: rollback jobs were made
+// for the hosts finished at the order, and a later success made none.
+func TestRollbackAllCoversHostsMidInstall(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		id, hosts := r6Running(t, s, 3, 0)
+		var got [][]protocol.Job
+		for _, h := range hosts {
+			js := claim(t, s, h, nil)
+			if len(js) != 1 {
+				t.Fatalf("host %d claimed %d jobs, want its install", h, len(js))
+			}
+			got = append(got, js)
+		}
+		report(t, s, hosts[0], got[0][0], protocol.JobHealthy, time.Now())
+		apply(t, s, store.RolloutChange{ID: id, FromState: patchbay.DeploymentRunning, FromReason: patchbay.ReasonStarted,
+			State: patchbay.DeploymentHalted, Reason: patchbay.ReasonRollingBack, RollbackAll: true, SkipPending: true, Actor: "user:op"})
+		report(t, s, hosts[1], got[1][0], protocol.JobSucceeded, time.Now())
+		report(t, s, hosts[2], got[2][0], protocol.JobFailed, time.Now())
+		js, err := s.Jobs(context.Background(), id, patchbay.JobRollback)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := map[int64]bool{}
+		for _, j := range js {
+			back[j.HostID] = true
+		}
+		for i, h := range hosts {
+			if !back[h] {
+				t.Errorf("host %d (%s) changed by the deployment has no rollback job after a person ordered all back", h, []string{"healthy before the order", "succeeded after", "failed after"}[i])
+			}
+		}
+		if len(js) != len(hosts) {
+			t.Errorf("%d rollback jobs for %d hosts", len(js), len(hosts))
 		}
 	})
 }

@@ -278,6 +278,15 @@ func (t *Tx) jobEffects(ctx context.Context, c RolloutChange, now time.Time) err
 		}
 	}
 	if c.RollbackRing || c.RollbackAll {
+		// The widest scope ordered holds: a threshold's rollback during a
+		// person's does not narrow it.
+		scope := "failed"
+		if c.RollbackAll {
+			scope = "all"
+		}
+		if err := exec("rollback scope", "UPDATE deployments SET rollback_scope = ? WHERE id = ? AND rollback_scope <> 'all'", scope, c.ID); err != nil {
+			return err
+		}
 		q := `SELECT host_id, ring, before FROM jobs WHERE deployment_id = ? AND kind = 'install' AND ring = ? AND state = 'failed'`
 		args := []any{c.ID, c.Current}
 		if c.RollbackAll {

@@ -115,6 +115,7 @@ type Store struct {
 
 	interned  internCache
 	seen      seenBatcher // hosts' last-seen times
+	group     groupCommit // claims and results sharing commits
 	tokenUsed seenBatcher // tokens' last-used times
 	stopSeen  chan struct{}
 	seenDone  chan struct{}
