@@ -108,7 +108,13 @@ func Command(state patchbay.DeploymentState, reason patchbay.StateReason, a Acti
 		}
 		return Transition{patchbay.DeploymentRunning, patchbay.ReasonPromoted, "next ring promoted by " + by, EffectNextRing}, nil
 	case Cancel:
-		return Transition{patchbay.DeploymentCancelled, patchbay.ReasonCancelled, "cancelled by " + by, EffectSkipPending}, nil
+		detail := "cancelled by " + by
+		if reason == patchbay.ReasonRollingBack {
+			// Said loudly: the hosts whose rollback had not started keep
+			// the deployment's versions.
+			detail += " while rolling back: hosts not yet rolled back keep the versions the deployment installed"
+		}
+		return Transition{patchbay.DeploymentCancelled, patchbay.ReasonCancelled, detail, EffectSkipPending}, nil
 	case Rollback:
 		if state == patchbay.DeploymentCompleted && !now.Before(keepUntil) {
 			return Transition{}, patchbay.Errorf(patchbay.EConflict, "cannot roll back: the previous packages were kept until %s", keepUntil.UTC().Format(time.RFC3339))

@@ -137,21 +137,23 @@ func Decide(in Input) Decision {
 		if in.Reason != patchbay.ReasonRollingBack {
 			return d
 		}
-		var back, failed, installing int
+		var back, failed, installing, rolling int
 		for _, r := range in.Rings {
-			if r.Status.RollingBack > 0 {
-				return d
-			}
+			rolling += r.Status.RollingBack
 			back, failed = back+r.Status.RolledBack, failed+r.Status.RollbackFailed
 			installing += r.Status.Running
 		}
-		if installing > 0 {
-			// Hosts still installing when the rollback was ordered: one
-			// that fails goes back too. Wait for them, up to the progress
-			// deadline (a host gone mid-install does not hold it forever).
+		if rolling > 0 || installing > 0 {
+			// Wait for the rollbacks, and for hosts still installing when
+			// the rollback was ordered (one that fails goes back too), up
+			// to the progress deadline: a host offline, or gone mid-job,
+			// does not hold the deployment forever. With none, a person
+			// decides (cancel).
 			if in.ProgressDeadline <= 0 {
 				return d
 			}
+			// Rollbacks start at once, outside windows too: the deadline
+			// counts in real time from the last job that finished.
 			if deadline := in.LastProgress.Add(in.ProgressDeadline); in.Now.Before(deadline) {
 				d.Wake = deadline
 				return d
@@ -160,6 +162,9 @@ func Decide(in Input) Decision {
 		detail := hosts(back) + " back at their previous versions"
 		if failed > 0 {
 			detail += fmt.Sprintf("; %d could not be rolled back", failed)
+		}
+		if rolling > 0 {
+			detail += fmt.Sprintf("; %d did not report a rollback within the progress deadline (offline?) and may still run the versions the deployment installed", rolling)
 		}
 		return d.to(patchbay.DeploymentRolledBack, patchbay.ReasonRolledBack, detail)
 	}
