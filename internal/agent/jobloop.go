@@ -3,9 +3,12 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/patchbay/patchbay/internal/client"
 	"github.com/patchbay/patchbay/internal/protocol"
@@ -90,8 +93,17 @@ func (a *runner) deliver(ctx context.Context, api *client.Client, x *Executor, j
 	// Fit for the server: a result it refused is dropped below while the
 	// server still has the job running and offers it again, to be run twice.
 	r.Reason, r.Output = oneLine(r.Reason, protocol.MaxJobReason), bound(r.Output)
-	if _, err := api.ReportJob(ctx, job.ID, r); err != nil {
-		var ce *client.Error
+	_, err := api.ReportJob(ctx, job.ID, r)
+	var ce *client.Error
+	if errors.As(err, &ce) && (ce.Status == http.StatusRequestEntityTooLarge || ce.Status == http.StatusUnprocessableEntity) && r.Output != "" {
+		// Too large for this server, or refused for a detail of its
+		// output: the outcome matters more than the log, so it goes again
+		// with only the output's end. Dropped, the job would run again.
+		a.log.Warn("job result refused with its output; sending it with the output's end only", "job", job.ID, "err", err)
+		r.Output = shortOutput(r.Output, ce.Status)
+		_, err = api.ReportJob(ctx, job.ID, r)
+	}
+	if err != nil {
 		if !errors.As(err, &ce) || ce.Status >= 500 || ce.Status == http.StatusTooManyRequests || ce.Status == http.StatusUnauthorized {
 			a.log.Warn("job result not delivered; will send again", "job", job.ID, "err", err)
 			return
@@ -105,4 +117,25 @@ func (a *runner) deliver(ctx context.Context, api *client.Client, x *Executor, j
 	if err := x.Journal.Remove(job.ID, job.Attempt); err != nil {
 		a.log.Error("job journal", "err", err)
 	}
+}
+
+// shortOutputBytes is how much of a refused result's output is sent again.
+const shortOutputBytes = 8 << 10
+
+// shortOutput keeps out's last lines, saying why the rest is gone.
+func shortOutput(out string, status int) string {
+	note := fmt.Sprintf("…(output cut: the server refused the whole result with HTTP %d)\n", status)
+	if len(out) > shortOutputBytes {
+		i := len(out) - shortOutputBytes
+		for i < len(out) && !utf8.RuneStart(out[i]) {
+			i++
+		}
+		out = out[i:]
+	}
+	return note + strings.Map(func(r rune) rune {
+		if r < ' ' && r != '\n' && r != '\t' {
+			return ' ' // control bytes would grow six-fold escaped
+		}
+		return r
+	}, out)
 }

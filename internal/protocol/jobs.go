@@ -24,6 +24,10 @@ const (
 	MaxJobActions  = 10_000
 	MaxJobsPerPoll = 16
 	MaxJobReason   = 2000 // bytes of a result's reason: one line of text
+	// MaxJobResultBody is the least body size the server accepts for a
+	// result, whatever its --max-body-bytes: MaxJobOutput bytes of output
+	// escaped as JSON (control bytes take six) and the versions.
+	MaxJobResultBody = 6*MaxJobOutput + 2<<20
 )
 
 // JobKind is what a job asks of the agent: fetch (download the targets

@@ -106,7 +106,9 @@ func (s *Server) handleJobResult() http.Handler {
 			return
 		}
 		var res protocol.JobResult
-		if err := decodeAgent(r, s.maxBody, &res); err != nil {
+		// A result an agent bounded as the protocol says always fits: were
+		// it refused, the job would stay running and be offered again.
+		if err := decodeAgent(r, max(s.maxBody, protocol.MaxJobResultBody), &res); err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
