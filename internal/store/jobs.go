@@ -451,3 +451,26 @@ func nonEmptyJSON(vs []patchbay.PackageVersion, b []byte) string {
 	}
 	return string(b)
 }
+
+// HostsAwaitingSlot returns up to limit hosts whose install job waits in
+// the same deployment and ring as install job id: when id's host finishes
+// (healthy, failed, refused), a slot of the ring's max_parallel frees, and
+// those hosts' waiting polls may take it at once rather than at their next
+// look. None for a job that is not an install.
+func (s *Store) HostsAwaitingSlot(ctx context.Context, id int64, limit int) ([]int64, error) {
+	rows, err := s.query(ctx, `SELECT w.host_id FROM jobs j JOIN jobs w ON w.deployment_id = j.deployment_id AND w.kind = 'install'
+		AND w.ring = j.ring AND w.state = 'pending' WHERE j.id = ? AND j.kind = 'install' ORDER BY w.id LIMIT ?`, id, limit)
+	if err != nil {
+		return nil, fmt.Errorf("hosts waiting beside job %d: %w", id, classify(err))
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var h int64
+		if err := rows.Scan(&h); err != nil {
+			return nil, fmt.Errorf("hosts waiting beside job %d: %w", id, classify(err))
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}

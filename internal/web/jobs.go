@@ -37,6 +37,45 @@ func (s *signal) fire() {
 	}
 }
 
+// hostSignals wakes the polls of chosen hosts.
+type hostSignals struct {
+	mu sync.Mutex
+	m  map[int64]*signal // at most one a host, kept: bounded by the fleet
+}
+
+func (h *hostSignals) wait(host int64) <-chan struct{} {
+	h.mu.Lock()
+	sig := h.m[host]
+	if sig == nil {
+		if h.m == nil {
+			h.m = map[int64]*signal{}
+		}
+		sig = &signal{}
+		h.m[host] = sig
+	}
+	h.mu.Unlock()
+	return sig.wait()
+}
+
+func (h *hostSignals) fire(hosts []int64) {
+	h.mu.Lock()
+	sigs := make([]*signal, 0, len(hosts))
+	for _, id := range hosts {
+		if sig := h.m[id]; sig != nil {
+			sigs = append(sigs, sig)
+		}
+	}
+	h.mu.Unlock()
+	for _, sig := range sigs {
+		sig.fire()
+	}
+}
+
+// slotWakes is how many waiting hosts a freed parallel slot wakes: one
+// takes it; a few more cover hosts outside their window, or polling
+// another server.
+const slotWakes = 4
+
 // JobsChanged wakes the agents waiting for jobs: a deployment moved (the
 // rollout controller calls it after every transition it stores).
 func (s *Server) JobsChanged() { s.jobs.fire() }
@@ -64,7 +103,8 @@ func (s *Server) handleJobsPoll() http.Handler {
 		deadline := time.Now().Add(wait)
 		host := hostSession(r).HostID
 		for {
-			woken := s.jobs.wait() // before claiming: a change during the claim is not missed
+			// Before claiming: a change during the claim is not missed.
+			woken, mine := s.jobs.wait(), s.hostJobs.wait(host)
 			jobs, err := s.store.ClaimJobs(r.Context(), host, s.now(), protocol.MaxJobsPerPoll, s.mayStart)
 			if err != nil {
 				writeError(w, r, s.log, err)
@@ -82,6 +122,7 @@ func (s *Server) handleJobsPoll() http.Handler {
 				t.Stop()
 				return
 			case <-woken:
+			case <-mine:
 			case <-t.C:
 			}
 			t.Stop()
@@ -124,6 +165,16 @@ func (s *Server) handleJobResult() http.Handler {
 			return
 		}
 		s.metrics.jobResults.WithLabelValues(string(res.Status)).Inc()
+		switch res.Status {
+		case protocol.JobHealthy, protocol.JobFailed, protocol.JobRefused:
+			// The host no longer holds a slot of its ring's max_parallel:
+			// hosts waiting for one take it now, not at their next look.
+			if hosts, err := s.store.HostsAwaitingSlot(r.Context(), id, slotWakes); err != nil {
+				s.log.Warn("hosts waiting for a parallel slot", "job", id, "err", err)
+			} else {
+				s.hostJobs.fire(hosts)
+			}
+		}
 		if s.rollout != nil {
 			s.rollout.Nudge()
 		}

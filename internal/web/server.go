@@ -73,7 +73,8 @@ type Server struct {
 	onInventory, onAdvisories func()
 	onPlans                   func()
 	rollout                   Rollout
-	jobs                      signal
+	jobs                      signal      // every waiting poll: a deployment moved
+	hostJobs                  hostSignals // one host's waiting polls: a slot freed for it
 	stopping                  atomic.Bool
 	fetcher                   *feedsync.Fetcher
 	feedURLs                  []string
