@@ -30,7 +30,13 @@ type Policy struct {
 	// DeferralDays delays an update until it has been available on the
 	// host for that many days; updates that fix a known-exploited (KEV)
 	// advisory are never deferred.
-	DeferralDays int          `json:"deferral_days"`
+	DeferralDays int `json:"deferral_days"`
+	// DeadlineDays, when set, is how long the policy's deployments wait
+	// for hosts offline through their window: that many days after the
+	// window opens, the jobs they have not taken are skipped and the
+	// rollout goes on. 0: they wait for the policy's later windows (each
+	// deployment's progress deadline still halts one that stalls).
+	DeadlineDays int          `json:"deadline_days,omitempty"`
 	Windows      []WindowSpec `json:"windows"`
 	Rings        []RingSpec   `json:"rings"`
 	Reboot       RebootRule   `json:"reboot"`

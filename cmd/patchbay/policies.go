@@ -342,7 +342,8 @@ func policyFields(p patchbay.Policy, now time.Time) [][2]string {
 		[2]string{"selects", selectorText(p.Selector)},
 		[2]string{"updates", ruleText(p.Updates)},
 		[2]string{"approval", approvalText(p)},
-		[2]string{"deferral", fmt.Sprintf("%d days (KEV fixes never wait)", p.DeferralDays)})
+		[2]string{"deferral", fmt.Sprintf("%d days (KEV fixes never wait)", p.DeferralDays)},
+		[2]string{"offline hosts", deadlineText(p.DeadlineDays)})
 	list := func(name string, items []string) {
 		for i, s := range items {
 			if i > 0 {
@@ -584,4 +585,13 @@ func plannedUpdates(d patchbay.Deployment) int {
 		n += len(h.Updates)
 	}
 	return n
+}
+
+// deadlineText says how a policy's deployments treat hosts offline
+// through their window.
+func deadlineText(days int) string {
+	if days <= 0 {
+		return "wait for the next window"
+	}
+	return fmt.Sprintf("skipped %d days after the window opens", days)
 }

@@ -235,7 +235,7 @@ func TestScheduleProposesOncePerWindow(t *testing.T) {
 			Updates:  patchbay.UpdateRule{Classes: []string{"critical"}},
 			Windows:  []patchbay.WindowSpec{{Cron: "0 2 * * 6", Duration: "3h", Zone: "Europe/Berlin"}},
 			Rings:    []patchbay.RingSpec{{Name: "all"}}, Reboot: patchbay.RebootRule{Mode: patchbay.RebootIfRequired},
-			SLA: patchbay.SLADays{Critical: 7, High: 14, Medium: 30, Low: 90, Unknown: 30}}
+			SLA: patchbay.SLADays{Critical: 7, High: 14, Medium: 30, Low: 90, Unknown: 30}, DeadlineDays: 3}
 		if _, err := s.CreatePolicy(ctx, "user:op", 1, pol); err != nil {
 			t.Fatal(err)
 		}
@@ -274,6 +274,11 @@ func TestScheduleProposesOncePerWindow(t *testing.T) {
 		}
 		if d.WindowStart == nil || !d.WindowStart.Equal(sat.Add(-30*time.Minute)) {
 			t.Fatalf("window start = %v, want %v", d.WindowStart, sat.Add(-30*time.Minute))
+		}
+		// Hosts offline through the window are skipped the policy's 3
+		// days after it opened.
+		if want := d.WindowStart.Add(72 * time.Hour); d.Deadline == nil || !d.Deadline.Equal(want) {
+			t.Fatalf("deadline = %v, want %v", d.Deadline, want)
 		}
 		// Down for the whole next weekend: that window is missed, then the
 		// one after runs.

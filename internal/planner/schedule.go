@@ -95,6 +95,10 @@ func Deployment(c *policy.Compiled, p policy.Proposal) *patchbay.Deployment {
 		// halts the deployment rather than leaving it open forever.
 		ProgressDeadline: int(defaultProgressDeadline / time.Second),
 	}
+	if c.DeadlineDays > 0 {
+		deadline := start.Add(time.Duration(c.DeadlineDays) * 24 * time.Hour)
+		d.Deadline = &deadline
+	}
 	if p.NeedsApproval {
 		d.State, d.Reason = patchbay.DeploymentAwaitingApproval, patchbay.ReasonNeedsApprove
 		d.Detail = "the policy requires an approver for these updates"

@@ -20,6 +20,7 @@ const (
 	MaxDescriptionLen = 2000
 	MaxPriority       = 1000 // and -MaxPriority
 	MaxDeferralDays   = 365
+	MaxDeadlineDays   = 90
 	MaxWindows        = 16
 	MaxRings          = 10
 	MaxRingNameLen    = 63
@@ -125,6 +126,9 @@ func (c *Compiled) checkText() error {
 	}
 	if c.DeferralDays < 0 || c.DeferralDays > MaxDeferralDays {
 		return invalid("deferral_days", "must be from 0 to %d, got %d", MaxDeferralDays, c.DeferralDays)
+	}
+	if c.DeadlineDays < 0 || c.DeadlineDays > MaxDeadlineDays {
+		return invalid("deadline_days", "must be from 0 (wait for later windows) to %d, got %d", MaxDeadlineDays, c.DeadlineDays)
 	}
 	return nil
 }

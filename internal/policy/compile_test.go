@@ -92,6 +92,8 @@ func TestCompileErrors(t *testing.T) {
 		{"auto exclude", func(p *patchbay.Policy) { p.AutoApprove = &patchbay.UpdateRule{Exclude: []string{`x\`}} }, "auto_approve.exclude[0]", "not a valid pattern"},
 		{"negative deferral", func(p *patchbay.Policy) { p.DeferralDays = -1 }, "deferral_days", "0 to 365"},
 		{"long deferral", func(p *patchbay.Policy) { p.DeferralDays = 366 }, "deferral_days", "got 366"},
+		{"negative deadline", func(p *patchbay.Policy) { p.DeadlineDays = -1 }, "deadline_days", "0 (wait for later windows) to 90"},
+		{"long deadline", func(p *patchbay.Policy) { p.DeadlineDays = 91 }, "deadline_days", "got 91"},
 		{"no windows", func(p *patchbay.Policy) { p.Windows = nil }, "windows", "at least one window is required"},
 		{"seventeen windows", func(p *patchbay.Policy) {
 			for len(p.Windows) <= MaxWindows {
