@@ -32,6 +32,7 @@ func (a *runner) runJobs(ctx context.Context, api *client.Client, x *Executor) {
 	if wait <= 0 {
 		wait = 25 * time.Second
 	}
+	held := a.held()
 	fails := 0
 	for ctx.Err() == nil {
 		results, jobs, err := x.Recover(ctx)
@@ -39,9 +40,14 @@ func (a *runner) runJobs(ctx context.Context, api *client.Client, x *Executor) {
 			a.log.Error("job journal", "err", err)
 		}
 		for i, r := range results {
+			a.hold(held, jobs[i], r.Before)
 			a.deliver(ctx, api, x, jobs[i], r)
 		}
-		res, err := api.PollJobs(ctx, wait)
+		var holding []int64
+		if held != nil {
+			holding = held.IDs()
+		}
+		res, err := api.PollJobsHolding(ctx, wait, holding)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -56,9 +62,13 @@ func (a *runner) runJobs(ctx context.Context, api *client.Client, x *Executor) {
 			continue
 		}
 		fails = 0
+		a.release(ctx, held, x.PM, res.Release)
 		pause := false
 		for _, job := range res.Jobs {
 			a.log.Info("job received", "job", job.ID, "attempt", job.Attempt, "kind", job.Kind, "actions", len(job.Actions))
+			// Recorded before the package manager fetches anything: files
+			// no record names are never deleted, and would stay forever.
+			a.hold(held, job, nil)
 			r, err := x.Run(ctx, job)
 			if errors.Is(err, ErrRebooting) {
 				a.log.Warn("rebooting to finish a job; its result follows the reboot", "job", job.ID)
@@ -70,6 +80,7 @@ func (a *runner) runJobs(ctx context.Context, api *client.Client, x *Executor) {
 				pause = true
 				continue
 			}
+			a.hold(held, job, r.Before)
 			a.deliver(ctx, api, x, job, r)
 		}
 		if pause {
@@ -138,4 +149,35 @@ func shortOutput(out string, status int) string {
 		}
 		return r
 	}, out)
+}
+
+// held opens the record of the package files deployments need, under the
+// state directory; nil (nothing recorded, nothing deleted) without one or
+// when it cannot be read.
+func (a *runner) held() *Held {
+	if a.cfg.StateDir == "" {
+		return nil
+	}
+	h, err := OpenHeld(filepath.Join(a.cfg.StateDir, "held.json"))
+	if err != nil {
+		a.log.Error("package files of deployments will not be deleted", "err", err)
+		return nil
+	}
+	return h
+}
+
+// hold records the package files job's deployment needs: the targets a
+// fetch or an install downloads, and the versions installed before it
+// (before), kept for a rollback.
+func (a *runner) hold(held *Held, job protocol.Job, before []protocol.PackageVersion) {
+	if held == nil || job.Kind == protocol.JobRollback {
+		return
+	}
+	targets := make([]protocol.PackageVersion, len(job.Actions))
+	for i, t := range job.Actions {
+		targets[i] = protocol.PackageVersion{Name: t.Name, Arch: t.Arch, Version: t.Version}
+	}
+	if err := held.Add(job.DeploymentID, targets, before); err != nil {
+		a.log.Error("held package files", "err", err)
+	}
 }

@@ -14,12 +14,18 @@ import (
 // PollJobs waits up to wait for jobs due for this host (a host token); the
 // request's own timeout is stretched to cover the wait.
 func (c *Client) PollJobs(ctx context.Context, wait time.Duration) (protocol.PollResponse, error) {
+	return c.PollJobsHolding(ctx, wait, nil)
+}
+
+// PollJobsHolding is PollJobs from an agent that keeps the package files
+// of the deployments holding: the answer says which it may delete.
+func (c *Client) PollJobsHolding(ctx context.Context, wait time.Duration, holding []int64) (protocol.PollResponse, error) {
 	var res protocol.PollResponse
 	cc := c
 	if c.http.Timeout > 0 && c.http.Timeout < wait+30*time.Second {
 		cc = c.WithTimeout(wait + 30*time.Second)
 	}
-	return res, cc.do(ctx, "POST", protocol.PathJobsPoll, nil, protocol.PollRequest{WaitSeconds: int(wait / time.Second)}, &res)
+	return res, cc.do(ctx, "POST", protocol.PathJobsPoll, nil, protocol.PollRequest{WaitSeconds: int(wait / time.Second), Holding: holding}, &res)
 }
 
 // ReportJob sends a job's result; accepted is false when the server

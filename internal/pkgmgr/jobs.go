@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -81,36 +82,77 @@ func (j *AptJobs) Fetch(ctx context.Context, actions []protocol.Action, before [
 			names = append(names, b.Name)
 		}
 	}
+	err = j.keep(ctx, names, &out)
+	return out.String(), err
+}
+
+// keep keeps the files of the installed versions of the packages names in
+// Dir/kept, saying how in out.
+func (j *AptJobs) keep(ctx context.Context, names []string, out *strings.Builder) error {
 	if len(names) == 0 {
-		return out.String(), nil
+		return nil
 	}
 	kept, err := j.Apt.Keep(ctx, names, j.dir("kept"))
 	if err != nil {
-		return out.String(), fmt.Errorf("keep the installed versions: %w", err)
+		return fmt.Errorf("keep the installed versions: %w", err)
 	}
 	keptIdx := map[string][]string{}
 	for _, k := range kept {
 		keptIdx[indexKey(k.Name, k.Version)] = []string{k.Path}
 	}
 	if err := addIndex(j.dir("kept"), keptIdx); err != nil {
-		return out.String(), err
+		return err
 	}
 	for _, k := range kept {
 		how := "from apt's cache"
 		if k.Rebuilt {
 			how = "rebuilt from the installed files"
 		}
-		fmt.Fprintf(&out, "kept %s (%s)\n", k.Action, how)
+		fmt.Fprintf(out, "kept %s (%s)\n", k.Action, how)
 		if len(k.Modified) > 0 {
-			fmt.Fprintf(&out, "  with local changes: %s\n", strings.Join(k.Modified, ", "))
+			fmt.Fprintf(out, "  with local changes: %s\n", strings.Join(k.Modified, ", "))
 		}
 	}
-	return out.String(), nil
+	return nil
+}
+
+// keepChanged keeps the installed versions of the actions' packages that
+// no kept file covers: the host's version changed between the fetch and
+// the install (someone upgraded by hand, another deployment ran), and a
+// rollback goes back to the version before the install, which the fetch
+// never saw.
+func (j *AptJobs) keepChanged(ctx context.Context, actions []protocol.Action, out *strings.Builder) error {
+	now, err := j.Versions(ctx, actions)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for _, v := range now {
+		if v.Version == "" {
+			continue
+		}
+		if _, missing := lookup(j.dir("kept"), []protocol.Action{{Name: v.Name, Version: v.Version}}); len(missing) > 0 {
+			names = append(names, v.Name)
+		}
+	}
+	return j.keep(ctx, names, out)
 }
 
 // Install installs the actions' exact versions from the archive, or, when
 // the archive no longer has them, from the files Fetch downloaded.
+//
+// Installed versions that no kept file covers are kept first: a host that
+// cannot be rolled back is not changed.
 func (j *AptJobs) Install(ctx context.Context, actions []protocol.Action) (string, error) {
+	var kept strings.Builder
+	if err := j.keepChanged(ctx, actions, &kept); err != nil {
+		return kept.String(), fmt.Errorf("before installing: %w", err)
+	}
+	out, err := j.install(ctx, actions)
+	return kept.String() + out, err
+}
+
+func (j *AptJobs) install(ctx context.Context, actions []protocol.Action) (string, error) {
 	res, err := j.Apt.Install(ctx, toActions(actions), InstallOptions{})
 	if errors.Is(err, ReasonUnavailable) {
 		paths, missing := lookup(j.dir("fetched"), actions)
@@ -185,12 +227,17 @@ func addIndex(dir string, entries map[string][]string) error {
 	for k, paths := range entries {
 		idx[k] = paths
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("index %s: %w", dir, err)
+	}
+	return writeIndex(dir, idx)
+}
+
+// writeIndex replaces dir's index.json atomically.
+func writeIndex(dir string, idx map[string][]string) error {
 	b, err := json.MarshalIndent(idx, "", "  ")
 	if err != nil {
 		return err
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("index %s: %w", dir, err)
 	}
 	tmp := filepath.Join(dir, ".index.json.tmp")
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
@@ -236,4 +283,57 @@ func lookup(dir string, actions []protocol.Action) (paths, missing []string) {
 	}
 	sort.Strings(paths)
 	return paths, missing
+}
+
+// Prune forgets the fetched targets and the kept versions given, whose
+// deployments ended, and deletes the files no remaining entry names. Files
+// go first, then the index: a crash between leaves entries whose files are
+// gone, which lookup reports as missing, never files no entry names.
+func (j *AptJobs) Prune(ctx context.Context, fetched, kept []protocol.PackageVersion) error {
+	if err := pruneIndex(j.dir("fetched"), fetched); err != nil {
+		return err
+	}
+	return pruneIndex(j.dir("kept"), kept)
+}
+
+// pruneIndex drops vs' entries from dir's index and deletes their files
+// that no other entry names, and the directories that leaves empty.
+func pruneIndex(dir string, vs []protocol.PackageVersion) error {
+	idx := readIndex(dir)
+	var dropped []string
+	for _, v := range vs {
+		k := indexKey(v.Name, v.Version)
+		if ps, ok := idx[k]; ok {
+			dropped = append(dropped, ps...)
+			delete(idx, k)
+		}
+	}
+	if len(dropped) == 0 {
+		return nil
+	}
+	used := map[string]bool{}
+	for _, ps := range idx {
+		for _, p := range ps {
+			used[p] = true
+		}
+	}
+	for _, p := range dropped {
+		if used[p] || !within(dir, p) {
+			continue // shared with an entry kept, or not ours to delete
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("prune %s: %w", p, err)
+		}
+		if sub := filepath.Dir(p); sub != filepath.Clean(dir) {
+			os.Remove(sub) // only when empty: a fetch's own directory
+		}
+	}
+	return writeIndex(dir, idx)
+}
+
+// within reports whether path lies under dir: an index edited by hand must
+// not make pruning delete files elsewhere.
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }

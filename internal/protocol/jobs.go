@@ -76,11 +76,35 @@ type Job struct {
 // (at most MaxPollWait) until a job is due for the host.
 type PollRequest struct {
 	WaitSeconds int `json:"wait_seconds"`
+	// Holding lists the deployments whose package files the agent keeps
+	// (fetched ahead, or kept for a rollback), at most MaxHolding; the
+	// answer says which it may delete.
+	Holding []int64 `json:"holding,omitempty"`
+}
+
+// MaxHolding bounds PollRequest.Holding.
+const MaxHolding = 1000
+
+// Validate checks a poll as the server receives it.
+func (r PollRequest) Validate() error {
+	if len(r.Holding) > MaxHolding {
+		return patchbay.FieldError(patchbay.ETooLarge, "holding", "more than %d deployments", MaxHolding)
+	}
+	for i, id := range r.Holding {
+		if id < 1 {
+			return patchbay.FieldError(patchbay.EUnprocessable, fmt.Sprintf("holding[%d]", i), "not a deployment id: %d", id)
+		}
+	}
+	return nil
 }
 
 // PollResponse carries the jobs due now, possibly none.
 type PollResponse struct {
 	Jobs []Job `json:"jobs"`
+	// Release lists the deployments of the poll's Holding that no longer
+	// need their files: ended, and past their retention (a completed
+	// deployment may be rolled back for 14 days by default), or gone.
+	Release []int64 `json:"release,omitempty"`
 }
 
 // JobStatus is where a job ended on the host.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/patchbay/patchbay"
@@ -473,4 +474,44 @@ func (s *Store) HostsAwaitingSlot(ctx context.Context, id int64, limit int) ([]i
 		out = append(out, h)
 	}
 	return out, rows.Err()
+}
+
+// ReleasedDeployments returns those of held (deployments whose package
+// files an agent keeps) that no longer need them at now: ended and past
+// their retention (keep_until; a deployment ended before completing has
+// none), or not stored at all.
+func (s *Store) ReleasedDeployments(ctx context.Context, held []int64, now time.Time) ([]int64, error) {
+	if len(held) == 0 {
+		return nil, nil
+	}
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(held)), ", ")
+	args := make([]any, len(held))
+	for i, id := range held {
+		args[i] = id
+	}
+	rows, err := s.queryUncached(ctx, "SELECT id, state, keep_until FROM deployments WHERE id IN ("+marks+")", args...)
+	if err != nil {
+		return nil, fmt.Errorf("deployments held: %w", classify(err))
+	}
+	defer rows.Close()
+	keep := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		var state patchbay.DeploymentState
+		var until sql.NullInt64
+		if err := rows.Scan(&id, &state, &until); err != nil {
+			return nil, fmt.Errorf("deployments held: %w", classify(err))
+		}
+		keep[id] = state.Active() || (until.Valid && now.Before(fromMicros(until.Int64)))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("deployments held: %w", classify(err))
+	}
+	var out []int64
+	for _, id := range held {
+		if !keep[id] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }

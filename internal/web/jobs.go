@@ -99,6 +99,15 @@ func (s *Server) handleJobsPoll() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
+		if err := req.Validate(); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		release, err := s.store.ReleasedDeployments(r.Context(), req.Holding, s.now())
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
 		wait := min(max(time.Duration(req.WaitSeconds)*time.Second, 0), protocol.MaxPollWait)
 		deadline := time.Now().Add(wait)
 		host := hostSession(r).HostID
@@ -113,7 +122,7 @@ func (s *Server) handleJobsPoll() http.Handler {
 			left := time.Until(deadline)
 			if len(jobs) > 0 || left <= 0 || s.stopping.Load() {
 				s.metrics.jobsHanded.Add(float64(len(jobs)))
-				writeJSON(w, http.StatusOK, protocol.PollResponse{Jobs: nonNil(jobs)})
+				writeJSON(w, http.StatusOK, protocol.PollResponse{Jobs: nonNil(jobs), Release: release})
 				return
 			}
 			t := time.NewTimer(min(left, recheck))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,5 +97,34 @@ func TestSlotFreedWakesWaitingHost(t *testing.T) {
 		t.Logf("picked up %s after the poll began", time.Since(start).Round(time.Millisecond))
 	case <-time.After(4 * time.Second): // under the 5 s look a waiting poll takes unwoken
 		t.Fatal("the freed slot did not wake the waiting host's poll")
+	}
+}
+
+// TestPollHoldingChecked: the deployments an agent says it holds files for
+// are ids, and a bounded list.
+func TestPollHoldingChecked(t *testing.T) {
+	f := newFixture(t, store.SQLite)
+	ids := make([]string, protocol.MaxHolding+1)
+	for i := range ids {
+		ids[i] = fmt.Sprint(i + 1)
+	}
+	for _, tc := range []struct {
+		body string
+		code int
+	}{
+		{`{"wait_seconds": 0, "holding": [0]}`, http.StatusUnprocessableEntity},
+		{`{"wait_seconds": 0, "holding": [` + strings.Join(ids, ",") + `]}`, http.StatusRequestEntityTooLarge},
+		{`{"wait_seconds": 0, "holding": [12345]}`, http.StatusOK},
+	} {
+		w := f.do(t, "POST", protocol.PathJobsPoll, f.hostToken, tc.body, false)
+		if w.Code != tc.code {
+			t.Errorf("poll %.60s…: %d %s, want %d", tc.body, w.Code, w.Body, tc.code)
+		}
+		if tc.code == http.StatusOK {
+			var res protocol.PollResponse
+			if err := json.Unmarshal(w.Body.Bytes(), &res); err != nil || len(res.Release) != 1 || res.Release[0] != 12345 {
+				t.Errorf("a deployment never stored: release %v (%v), want it released", res.Release, err)
+			}
+		}
 	}
 }
