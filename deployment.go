@@ -54,6 +54,8 @@ const (
 	ReasonCancelled    StateReason = "cancelled"      // a person cancelled it
 
 	// The rollout's own reasons (internal/rollout decides them).
+	ReasonAwaitingStart     StateReason = "awaiting_start"     // its hosts fetch ahead; a person starts it (manual start)
+	ReasonStartOrdered      StateReason = "start_ordered"      // a person started it: it runs when its window opens
 	ReasonStarted           StateReason = "started"            // its window opened, or a person started it
 	ReasonRingOpen          StateReason = "ring_open"          // hosts of the current ring are patching
 	ReasonSoaking           StateReason = "soaking"            // the ring finished and must stay healthy for its soak time
@@ -102,6 +104,10 @@ type Deployment struct {
 	// through their windows: their jobs not taken by then are skipped, and
 	// the rollout goes on without them.
 	Deadline *time.Time `json:"deadline,omitempty"`
+	// ManualStart holds an approved deployment, its hosts having fetched
+	// ahead, until a person starts it; then its first ring opens with its
+	// window. Without it the first ring opens with the first window.
+	ManualStart bool `json:"manual_start,omitempty"`
 	// CurrentRing is the ring in progress, from 0.
 	CurrentRing int `json:"current_ring"`
 	// Checks are what each host runs and watches around its packages.

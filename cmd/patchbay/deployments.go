@@ -112,6 +112,7 @@ AFTER is the version it installs.`
 	cmd.AddCommand(ls, show, newDeploymentCreateCommand(&f, e), jobs, newDeploymentWatchCommand(&f, e))
 	for _, a := range []struct{ name, short string }{
 		{"submit", "Send a draft deployment to the approvers"},
+		{"start", "Start a deployment made with --manual-start: its first ring opens with its window"},
 		{"pause", "Pause a scheduled or running deployment: no new host starts; running ones finish"},
 		{"resume", "Resume a paused deployment, or a halted one accepting its ring's failures"},
 		{"retry", "Run the failed hosts of a halted deployment's ring again, each as a new attempt"},
@@ -208,7 +209,8 @@ such as "0 2 * * 6;3h;Europe/Berlin" (ZONE "host": each host's own).
 
 -f FILE is the whole request of POST /api/v1/deployments in YAML or JSON
 (name, hosts as IDs, packages, classes, rings, windows, reboot, emergency,
-auto_rollback, progress_deadline); a field it does not have is refused.`,
+auto_rollback, progress_deadline, deadline, manual_start, checks); a field it
+does not have is refused.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := cf.request(cmd, e)
@@ -247,6 +249,7 @@ auto_rollback, progress_deadline); a field it does not have is refused.`,
 	fl.StringArrayVar(&cf.rings, "ring", nil, "a ring: NAME[:count=N|percent=N|label=L|group=G][,max_parallel=N][,threshold=T][,soak=D][,manual] (repeatable, in order)")
 	fl.StringArrayVar(&cf.window, "window", nil, `a maintenance window: "CRON;DURATION;ZONE" (repeatable)`)
 	fl.BoolVar(&cf.req.Emergency, "emergency", false, "patch now: skip windows and deferral (an approver still decides)")
+	fl.BoolVar(&cf.req.ManualStart, "manual-start", false, "once approved, fetch ahead and wait for `deployments start ID`; then the first ring opens with its window")
 	fl.BoolVar(&cf.noAutoRollback, "no-auto-rollback", false, "do not roll a ring's failed hosts back when it crosses its threshold")
 	fl.StringVar(&cf.deadline, "deadline", "", "skip the hosts that have not taken their jobs by then (offline through their windows): days (3d), a duration (72h), a date or an RFC 3339 time")
 	fl.StringVar(&cf.req.ProgressDeadline, "progress-deadline", "", `halt when no host finished for this long inside a window (server default 2h; "0": never)`)
@@ -605,6 +608,9 @@ func printDeployment(e *env, d patchbay.Deployment, progress []ringProgress) {
 	}
 	if d.Emergency {
 		row("emergency", "yes: skips maintenance windows and deferral")
+	}
+	if d.ManualStart {
+		row("start", "by a person (deployments start), then with its window")
 	}
 	row("window", deploymentWindow(d))
 	for i, ws := range d.Windows {

@@ -310,10 +310,13 @@ type CreateDeploymentRequest struct {
 	// Deadline skips the hosts that have not taken their jobs by then
 	// (offline through their windows); none waits for them.
 	Deadline *time.Time `json:"deadline,omitempty"`
+	// ManualStart holds it, once approved and fetched ahead, until a
+	// person starts it (action start).
+	ManualStart bool `json:"manual_start,omitempty"`
 }
 
-// DeploymentActionRequest takes an action on a deployment: pause, resume,
-// retry, promote, cancel, rollback or submit.
+// DeploymentActionRequest takes an action on a deployment: submit, start,
+// pause, resume, retry, promote, cancel or rollback.
 type DeploymentActionRequest struct {
 	Action string `json:"action"`
 }

@@ -22,11 +22,12 @@ const (
 	Retry    Action = "retry"    // a halted deployment runs its failed hosts again
 	Promote  Action = "promote"  // the next ring starts (rings promoted by hand)
 	Cancel   Action = "cancel"   // no new host starts, ever; pending hosts are skipped
+	Start    Action = "start"    // a deployment made with manual start runs from its next window
 	Rollback Action = "rollback" // every host it changed goes back to its previous versions
 )
 
 // Actions lists every action.
-var Actions = []Action{Submit, Approve, Reject, Pause, Resume, Retry, Promote, Cancel, Rollback}
+var Actions = []Action{Submit, Approve, Reject, Start, Pause, Resume, Retry, Promote, Cancel, Rollback}
 
 // Effect is what the controller does to the jobs when a command is taken.
 type Effect string
@@ -56,6 +57,7 @@ var allowed = map[Action][]patchbay.DeploymentState{
 	Submit:   {patchbay.DeploymentDraft},
 	Approve:  {patchbay.DeploymentAwaitingApproval},
 	Reject:   {patchbay.DeploymentAwaitingApproval},
+	Start:    {patchbay.DeploymentScheduled},
 	Pause:    {patchbay.DeploymentScheduled, patchbay.DeploymentRunning},
 	Resume:   {patchbay.DeploymentPaused, patchbay.DeploymentHalted},
 	Retry:    {patchbay.DeploymentHalted},
@@ -87,6 +89,11 @@ func Command(state patchbay.DeploymentState, reason patchbay.StateReason, a Acti
 		return Transition{patchbay.DeploymentApproved, patchbay.ReasonApproved, "approved by " + by, EffectNone}, nil
 	case Reject:
 		return Transition{patchbay.DeploymentCancelled, patchbay.ReasonRejected, "rejected by " + by, EffectSkipPending}, nil
+	case Start:
+		if reason != patchbay.ReasonAwaitingStart {
+			return Transition{}, patchbay.Errorf(patchbay.EConflict, "nothing to start: the deployment runs by itself when its window opens (start is for deployments made with manual start)")
+		}
+		return Transition{patchbay.DeploymentScheduled, patchbay.ReasonStartOrdered, "started by " + by + ": the first ring opens with its window", EffectNone}, nil
 	case Pause:
 		return Transition{patchbay.DeploymentPaused, patchbay.ReasonPausedByUser, "paused by " + by, EffectNone}, nil
 	case Resume:

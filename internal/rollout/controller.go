@@ -235,7 +235,7 @@ func installStarted(v *store.RolloutView) bool {
 // inputOf turns a store view into Decide's input at now.
 func inputOf(v *store.RolloutView, now time.Time) (Input, error) {
 	d := v.Deployment
-	in := Input{State: d.State, Reason: d.Reason, Current: v.Current, AutoRollback: v.AutoRollback,
+	in := Input{State: d.State, Reason: d.Reason, Current: v.Current, AutoRollback: v.AutoRollback, ManualStart: d.ManualStart,
 		ProgressDeadline: v.ProgressDeadline, LastProgress: v.LastProgress, Now: now}
 	if d.Deadline != nil {
 		in.Deadline = *d.Deadline

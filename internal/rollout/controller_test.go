@@ -349,3 +349,44 @@ func TestRolloutDeadlineSkipsOffline(t *testing.T) {
 		}
 	})
 }
+
+// TestRolloutManualStart: a deployment made with manual start fetches
+// ahead once approved and waits, its window open, until a person starts
+// it; then its first ring runs.
+func TestRolloutManualStart(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		hosts := fleetOf(t, s, 3)
+		id := proposedWith(t, s, hosts, func(d *patchbay.Deployment) { d.ManualStart = true })
+		c := rollout.NewController(s, rollout.Options{Holder: "test"})
+		for range 3 {
+			if _, err := c.Step(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st, reason := state(t, s, id); st != patchbay.DeploymentScheduled || reason != patchbay.ReasonAwaitingStart {
+			t.Fatalf("approved with manual start: %s (%s), want scheduled, awaiting its start", st, reason)
+		}
+		if js := agent(t, s, hosts[0], healthy); len(js) != 1 || js[0].Kind != protocol.JobFetch {
+			t.Fatalf("waiting for its start, host 0 got %+v; want only its fetch", js)
+		}
+		if js := agent(t, s, hosts[0], healthy); len(js) != 0 {
+			t.Fatalf("waiting for its start, host 0 got %+v after its fetch; want nothing", js)
+		}
+		if _, err := c.Act(ctx, id, rollout.Start, "user:op"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Act(ctx, id, rollout.Start, "user:op"); patchbay.ErrorCodeOf(err) != patchbay.EConflict {
+			t.Fatalf("started twice: %v, want conflict", err)
+		}
+		if _, err := c.Step(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := state(t, s, id); st != patchbay.DeploymentRunning {
+			t.Fatalf("started in its window: %s, want running", st)
+		}
+		if js := agent(t, s, hosts[0], healthy); len(js) != 1 || js[0].Kind != protocol.JobInstall {
+			t.Fatalf("started, host 0 got %+v; want its install", js)
+		}
+	})
+}

@@ -71,6 +71,8 @@ type Input struct {
 	// AutoRollback rolls the failed hosts of a ring that crossed its
 	// threshold back to their previous versions.
 	AutoRollback bool
+	// ManualStart holds the deployment scheduled until a person starts it.
+	ManualStart bool
 	// ProgressDeadline halts a running deployment in which no job reached
 	// a final state for that long while a window was open (0: none).
 	// LastProgress is when one last did, or when the deployment last
@@ -124,8 +126,14 @@ func Decide(in Input) Decision {
 	d := Decision{State: in.State, Reason: in.Reason, Current: min(max(in.Current, 0), max(len(in.Rings)-1, 0))}
 	switch in.State {
 	case patchbay.DeploymentApproved:
+		if in.ManualStart {
+			return d.to(patchbay.DeploymentScheduled, patchbay.ReasonAwaitingStart, "its hosts fetch the target packages ahead; a person starts it")
+		}
 		return d.to(patchbay.DeploymentScheduled, patchbay.ReasonProposed, "its hosts fetch the target packages ahead of the window")
 	case patchbay.DeploymentScheduled:
+		if in.Reason == patchbay.ReasonAwaitingStart {
+			return d
+		}
 		if in.WindowOpen {
 			d = d.to(patchbay.DeploymentRunning, patchbay.ReasonStarted, "the first ring's window opened")
 			return decideRunning(in, d)

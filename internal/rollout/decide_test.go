@@ -116,6 +116,17 @@ func TestDecide(t *testing.T) {
 			Input{State: patchbay.DeploymentRunning, Reason: patchbay.ReasonRingOpen, Rings: []Ring{ring("rest", first, 0, false, RingStatus{Hosts: 3, Skipped: 1, Succeeded: 2, Healthy: 2, Finished: t0})},
 				Deadline: t0, Now: t0.Add(time.Minute)},
 			Decision{State: patchbay.DeploymentCompleted, Reason: patchbay.ReasonCompleted, Changed: true}},
+		{"approved with manual start: fetches ahead, waits for a person",
+			Input{State: patchbay.DeploymentApproved, Reason: patchbay.ReasonApproved, ManualStart: true, WindowOpen: true, Now: t0},
+			Decision{State: patchbay.DeploymentScheduled, Reason: patchbay.ReasonAwaitingStart, Changed: true}},
+		{"awaiting its start, window open: still waits",
+			Input{State: patchbay.DeploymentScheduled, Reason: patchbay.ReasonAwaitingStart, ManualStart: true, WindowOpen: true, Now: t0,
+				Rings: []Ring{ring("rest", first, 0, false, RingStatus{Hosts: 3, Pending: 3})}},
+			Decision{State: patchbay.DeploymentScheduled, Reason: patchbay.ReasonAwaitingStart}},
+		{"started by a person, window open: runs",
+			Input{State: patchbay.DeploymentScheduled, Reason: patchbay.ReasonStartOrdered, ManualStart: true, WindowOpen: true, WindowOpened: t0, Now: t0,
+				Rings: []Ring{ring("rest", first, 0, false, RingStatus{Hosts: 3, Pending: 3})}},
+			Decision{State: patchbay.DeploymentRunning, Reason: patchbay.ReasonStarted, Changed: true}},
 		{"rolling back: waits for the rollbacks",
 			Input{State: patchbay.DeploymentHalted, Reason: patchbay.ReasonRollingBack, Rings: []Ring{ring("early", five, 0, false, RingStatus{Hosts: 20, RollingBack: 2, RolledBack: 2})}, Now: t0},
 			Decision{State: patchbay.DeploymentHalted, Reason: patchbay.ReasonRollingBack}},
@@ -183,9 +194,9 @@ func TestDecideFixedPoint(t *testing.T) {
 	states := []patchbay.DeploymentState{patchbay.DeploymentApproved, patchbay.DeploymentScheduled, patchbay.DeploymentRunning,
 		patchbay.DeploymentPaused, patchbay.DeploymentHalted}
 	reasons := []patchbay.StateReason{patchbay.ReasonProposed, patchbay.ReasonRingOpen, patchbay.ReasonSoaking, patchbay.ReasonRollingBack,
-		patchbay.ReasonThreshold, patchbay.ReasonAwaitingPromotion, patchbay.ReasonResumed}
+		patchbay.ReasonThreshold, patchbay.ReasonAwaitingPromotion, patchbay.ReasonResumed, patchbay.ReasonAwaitingStart, patchbay.ReasonStartOrdered}
 	for i := range 20000 {
-		in := Input{State: states[r.IntN(len(states))], Reason: reasons[r.IntN(len(reasons))], AutoRollback: r.IntN(2) == 0,
+		in := Input{State: states[r.IntN(len(states))], Reason: reasons[r.IntN(len(reasons))], AutoRollback: r.IntN(2) == 0, ManualStart: r.IntN(4) == 0,
 			WindowOpen: r.IntN(2) == 0, WindowOpened: t0.Add(-time.Duration(r.IntN(120)) * time.Minute),
 			ProgressDeadline: time.Duration(r.IntN(3)) * 30 * time.Minute, LastProgress: t0.Add(-time.Duration(r.IntN(180)) * time.Minute), Now: t0}
 		for range r.IntN(5) {
@@ -225,6 +236,9 @@ func TestDecideFixedPoint(t *testing.T) {
 			}
 			if len(in.Rings) > 0 && (d.Current < 0 || d.Current >= len(in.Rings)) {
 				t.Fatalf("case %d: current ring %d of %d", i, d.Current, len(in.Rings))
+			}
+			if cur.State == patchbay.DeploymentScheduled && cur.Reason == patchbay.ReasonAwaitingStart {
+				t.Fatalf("case %d: a deployment waiting for a person's start moved to %s by itself", i, d.State)
 			}
 			if d.Rollback && (d.State != patchbay.DeploymentHalted || d.Reason != patchbay.ReasonRollingBack) {
 				t.Fatalf("case %d: rollback ordered in %s (%s)", i, d.State, d.Reason)

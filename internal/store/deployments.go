@@ -18,6 +18,8 @@ type deploymentSpec struct {
 	Rings   []patchbay.Ring       `json:"rings"`
 	Reboot  patchbay.RebootRule   `json:"reboot"`
 	Checks  patchbay.HostChecks   `json:"checks"`
+	// ManualStart is here, not a column: nothing queries it.
+	ManualStart bool `json:"manual_start,omitempty"`
 }
 
 // deploymentSummary is what the audit trail keeps of a deployment.
@@ -131,7 +133,7 @@ func (t *Tx) insertDeployment(ctx context.Context, actor string, d *patchbay.Dep
 			return false, fmt.Errorf("find deployment %s: %w", d.Key, classify(err))
 		}
 	}
-	spec, err := json.Marshal(deploymentSpec{Windows: d.Windows, Rings: d.Rings, Reboot: d.Reboot, Checks: d.Checks})
+	spec, err := json.Marshal(deploymentSpec{Windows: d.Windows, Rings: d.Rings, Reboot: d.Reboot, Checks: d.Checks, ManualStart: d.ManualStart})
 	if err != nil {
 		return false, fmt.Errorf("encode deployment: %w", err)
 	}
@@ -217,7 +219,7 @@ func scanDeployment(r rowScanner) (*patchbay.Deployment, error) {
 	if err := json.Unmarshal([]byte(spec), &sp); err != nil {
 		return nil, fmt.Errorf("decode deployment %d: %w", d.ID, err)
 	}
-	d.Windows, d.Rings, d.Reboot, d.Checks = sp.Windows, sp.Rings, sp.Reboot, sp.Checks
+	d.Windows, d.Rings, d.Reboot, d.Checks, d.ManualStart = sp.Windows, sp.Rings, sp.Reboot, sp.Checks, sp.ManualStart
 	d.Emergency, d.CreatedAt, d.UpdatedAt = emergency != 0, fromMicros(created), fromMicros(updated)
 	return &d, nil
 }

@@ -101,7 +101,7 @@ func (s *Server) newDeployment(ctx context.Context, req apiv1.CreateDeploymentRe
 	d := &patchbay.Deployment{Name: req.Name, State: patchbay.DeploymentAwaitingApproval, Reason: patchbay.ReasonNeedsApprove, Checks: req.Checks,
 		Detail: "made by a person; an approver decides", Emergency: req.Emergency, Windows: nonNil(req.Windows), Reboot: req.Reboot,
 		AutoRollback: req.AutoRollback == nil || *req.AutoRollback, ProgressDeadline: int(deadline / time.Second),
-		Deadline: req.Deadline}
+		Deadline: req.Deadline, ManualStart: req.ManualStart}
 	if req.Emergency {
 		d.Detail = "EMERGENCY: skips maintenance windows and deferral; an approver decides"
 	}
@@ -172,7 +172,7 @@ func (s *Server) handleDeploymentAction() http.Handler {
 		a := rollout.Action(req.Action)
 		if !slices.Contains(rollout.Actions, a) || a == rollout.Approve || a == rollout.Reject {
 			writeError(w, r, s.log, patchbay.FieldError(patchbay.EUnprocessable, "action",
-				"unknown action %q (want submit, pause, resume, retry, promote, cancel or rollback; approvals go to /decision)", req.Action))
+				"unknown action %q (want submit, start, pause, resume, retry, promote, cancel or rollback; approvals go to /decision)", req.Action))
 			return
 		}
 		if s.rollout == nil {
