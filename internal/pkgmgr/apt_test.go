@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchbay/patchbay/internal/debtest"
 	"github.com/patchbay/patchbay/internal/protocol"
 )
 
@@ -61,26 +62,6 @@ func writeRepo(t *testing.T, scan, dir string, release map[string]string) {
 	fmt.Fprintf(&b, "Date: Mon, 01 Jan 2024 00:00:00 UTC\nArchitectures: all %s\nDescription: patchbay test repository\nSHA256:\n %x %d Packages\n",
 		release["Arch"], sum, len(packages))
 	writeFile(t, filepath.Join(dir, "Release"), b.String())
-}
-
-// newAptRoot makes a throwaway root apt and dpkg can work on, with
-// [trusted=yes] sources for the repositories (see ../shared/FACTS.md).
-func newAptRoot(t *testing.T, repos ...string) string {
-	t.Helper()
-	root := t.TempDir()
-	for _, d := range []string{"var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/apt/lists/partial",
-		"var/cache/apt/archives/partial", "var/log/apt", "etc/apt/sources.list.d", "etc/apt/preferences.d", "etc/apt/apt.conf.d"} {
-		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	writeFile(t, filepath.Join(root, "var/lib/dpkg/status"), "")
-	var sources strings.Builder
-	for _, r := range repos {
-		fmt.Fprintf(&sources, "deb [trusted=yes] file:%s ./\n", r)
-	}
-	writeFile(t, filepath.Join(root, "etc/apt/sources.list"), sources.String())
-	return root
 }
 
 // aptGet runs apt-get on a's root with the options and environment Apt
@@ -141,7 +122,7 @@ func newAptFixture(t *testing.T) *aptFixture {
 	writeRepo(t, scan, security, map[string]string{"Origin": "Debian", "Label": "Debian-Security", "Suite": "bookworm-security", "Codename": "bookworm-security", "Arch": native})
 
 	root := filepath.Join(tmp, "root")
-	if err := os.Rename(newAptRoot(t, main, security), root); err != nil {
+	if err := os.Rename(debtest.NewRoot(t, main, security), root); err != nil {
 		t.Fatal(err)
 	}
 	a := &Apt{Root: root, NoLocking: true, SandboxUser: "root"}
@@ -262,7 +243,7 @@ func TestAptRefreshErrors(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("missing repository", func(t *testing.T) {
-		root := newAptRoot(t, filepath.Join(t.TempDir(), "no-such-repo"))
+		root := debtest.NewRoot(t, filepath.Join(t.TempDir(), "no-such-repo"))
 		err := (&Apt{Root: root, NoLocking: true, SandboxUser: "root"}).Refresh(ctx)
 		if err == nil || !strings.Contains(err.Error(), "apt-get update: exit status 100") || !strings.Contains(err.Error(), "E: ") {
 			t.Fatalf("Refresh with a missing repository: %v; want apt-get's exit status and E: lines", err)
@@ -271,7 +252,7 @@ func TestAptRefreshErrors(t *testing.T) {
 	})
 
 	t.Run("lock held", func(t *testing.T) {
-		root := newAptRoot(t)
+		root := debtest.NewRoot(t)
 		lock, err := os.OpenFile(filepath.Join(root, "var/lib/apt/lists/lock"), os.O_CREATE|os.O_RDWR, 0o640)
 		if err != nil {
 			t.Fatal(err)
@@ -290,7 +271,7 @@ func TestAptRefreshErrors(t *testing.T) {
 	})
 
 	t.Run("no apt-get", func(t *testing.T) {
-		root := newAptRoot(t)
+		root := debtest.NewRoot(t)
 		err := (&Apt{Root: root, AptGet: filepath.Join(t.TempDir(), "apt-get")}).Refresh(ctx)
 		if !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("Refresh with a missing apt-get: %v; want fs.ErrNotExist", err)
@@ -314,7 +295,7 @@ func TestAptRefreshErrors(t *testing.T) {
 // runs only the simulation.
 func TestAptNoUpdates(t *testing.T) {
 	lookTool(t, "apt-get")
-	root := newAptRoot(t)
+	root := debtest.NewRoot(t)
 	a := &Apt{Root: root, NoLocking: true, SandboxUser: "root"}
 	if err := a.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
@@ -330,7 +311,7 @@ func TestAptNoUpdates(t *testing.T) {
 // afterwards.
 func TestAptConfigIsolation(t *testing.T) {
 	aptConfig := lookTool(t, "apt-config")
-	root := newAptRoot(t)
+	root := debtest.NewRoot(t)
 	writeFile(t, filepath.Join(root, "etc/apt/apt.conf.d/50patchbay-test"), "Patchbay::Test \"from-the-root\";\n")
 	a := &Apt{Root: root}
 	_, opts, env, cleanup, err := a.setup()

@@ -1,14 +1,13 @@
 package pkgmgr
 
 import (
-	"bytes"
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/patchbay/patchbay/internal/debtest"
 	"github.com/patchbay/patchbay/internal/testtool"
 )
 
@@ -21,28 +20,15 @@ func lookTool(t testing.TB, name string) string {
 }
 
 // run runs a program in dir ("" for the current one) and returns its
-// stdout; a failure ends the test.
+// stdout; a failure ends the test (see debtest.Run).
 func run(t testing.TB, dir string, env []string, name string, args ...string) string {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
-	cmd.Env = mergeEnv(os.Environ(), env)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %s: %v\n%s%s", name, strings.Join(args, " "), err, stdout.String(), stderr.String())
-	}
-	return stdout.String()
+	return debtest.Run(t, dir, env, name, args...)
 }
 
 func writeFile(t testing.TB, path, data string) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	debtest.WriteFile(t, path, data)
 }
 
 func readTestdata(t testing.TB, name string) []byte {

@@ -4,22 +4,25 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/debtest"
 )
 
 // The packages of the deployment story: an application and its library,
 // in versions 1.0 and 1.1, and a broken 1.2 of the application whose
 // postinst fails.
 var (
-	lib10   = storyPkg{name: "storylib-pb", version: "1.0"}
-	lib11   = storyPkg{name: "storylib-pb", version: "1.1"}
-	app10   = storyPkg{name: "story-pb", version: "1.0", depends: "storylib-pb (>= 1.0)"}
-	app11   = storyPkg{name: "story-pb", version: "1.1", depends: "storylib-pb (>= 1.1)"}
-	app12   = storyPkg{name: "story-pb", version: "1.2", depends: "storylib-pb (>= 1.1)", failPostinst: true}
-	extra10 = storyPkg{name: "extra-pb", version: "1.0", noScripts: true}
+	lib10   = debtest.Package{Name: "storylib-pb", Version: "1.0"}
+	lib11   = debtest.Package{Name: "storylib-pb", Version: "1.1"}
+	app10   = debtest.Package{Name: "story-pb", Version: "1.0", Depends: "storylib-pb (>= 1.0)"}
+	app11   = debtest.Package{Name: "story-pb", Version: "1.1", Depends: "storylib-pb (>= 1.1)"}
+	app12   = debtest.Package{Name: "story-pb", Version: "1.2", Depends: "storylib-pb (>= 1.1)", FailPostinst: true}
+	extra10 = debtest.Package{Name: "extra-pb", Version: "1.0", NoScripts: true}
 )
 
 // act returns the action installing name=ver.
@@ -50,7 +53,7 @@ func TestAptDeploymentStory(t *testing.T) {
 	t.Parallel()
 	f := newStoryFixture(t, lib10, lib11, app10, app11, app12)
 	ctx := context.Background()
-	conf := filepath.Join(f.root, "etc/story-pb.conf")
+	conf := filepath.Join(f.Root, "etc/story-pb.conf")
 
 	var res *InstallResult
 	var err error
@@ -87,13 +90,13 @@ func TestAptDeploymentStory(t *testing.T) {
 	if data, _ := os.ReadFile(conf); !strings.Contains(string(data), "setting = local") {
 		t.Errorf("the local conffile change was lost:\n%s", data)
 	}
-	if log := f.scriptLog(t); !strings.Contains(log, "story-pb 1.1 postinst configure 1.0\n") {
+	if log := f.ScriptLog(t); !strings.Contains(log, "story-pb 1.1 postinst configure 1.0\n") {
 		t.Errorf("postinst log:\n%s", log)
 	}
 
 	// Before the next update, the agent keeps what is installed. apt's
 	// cache was cleaned meanwhile, so the files are rebuilt.
-	f.cleanCache(t)
+	f.CleanCache(t)
 	keepDir := filepath.Join(t.TempDir(), "kept")
 	var kept []DebFile
 	timed(t, "keep 1.1 (rebuilt)", func() {
@@ -122,7 +125,7 @@ func TestAptDeploymentStory(t *testing.T) {
 	if p.Reason != ReasonFailed || !strings.Contains(p.Detail, "half-configured") {
 		t.Errorf("story-pb: reason %q (%s); want %q, half-configured", p.Reason, p.Detail, ReasonFailed)
 	}
-	capture(t, "apt/install-broken.txt", []byte(res.Output), filepath.Dir(f.root), "/tmp/pbtest")
+	capture(t, "apt/install-broken.txt", []byte(res.Output), filepath.Dir(f.Root), "/tmp/pbtest")
 	if !strings.Contains(res.Output, "story-pb 1.2: postinst fails on purpose") {
 		t.Errorf("Output does not have the postinst's message:\n%s", res.Output)
 	}
@@ -166,18 +169,18 @@ func TestAptDeploymentStory(t *testing.T) {
 	if broken, err := f.apt.Consistent(ctx); err != nil || len(broken) != 0 {
 		t.Errorf("Consistent after the rollback = %v, %v; want none", broken, err)
 	}
-	if data, _ := os.ReadFile(filepath.Join(f.root, "usr/share/story-pb/data")); string(data) != "story-pb data 1.1\n" {
+	if data, _ := os.ReadFile(filepath.Join(f.Root, "usr/share/story-pb/data")); string(data) != "story-pb data 1.1\n" {
 		t.Errorf("data file after the rollback: %q", data)
 	}
 	if data, _ := os.ReadFile(conf); !strings.Contains(string(data), "setting = local") {
 		t.Errorf("the local conffile change was lost in the rollback:\n%s", data)
 	}
-	if fi, err := os.Stat(filepath.Join(f.root, "usr/lib/story-pb/run")); err != nil || fi.Mode().Perm() != 0o755 {
+	if fi, err := os.Stat(filepath.Join(f.Root, "usr/lib/story-pb/run")); err != nil || fi.Mode().Perm() != 0o755 {
 		t.Errorf("usr/lib/story-pb/run after the rollback: %v, %v; want mode 0755", fi, err)
 	}
 	// dpkg configured the rolled-back package from the version last
 	// configured, 1.1.
-	if log := f.scriptLog(t); !strings.HasSuffix(log, "story-pb 1.1 postinst configure 1.1\n") {
+	if log := f.ScriptLog(t); !strings.HasSuffix(log, "story-pb 1.1 postinst configure 1.1\n") {
 		t.Errorf("postinst log:\n%s", log)
 	}
 	f.captureQuery(t, "dpkg/query.txt", "-W", "-f", dpkgQueryFormat)
@@ -194,8 +197,8 @@ func TestAptInstallRefusals(t *testing.T) {
 	}
 
 	t.Run("held", func(t *testing.T) {
-		setSelection(t, f.root, "story-pb", "hold")
-		defer setSelection(t, f.root, "story-pb", "install")
+		setSelection(t, f.Root, "story-pb", "hold")
+		defer setSelection(t, f.Root, "story-pb", "install")
 		res, err := f.apt.Install(ctx, []Action{act("storylib-pb", "1.1"), act("story-pb", "1.1")}, InstallOptions{OnlyUpgrade: true})
 		if !errors.Is(err, ReasonHeld) {
 			t.Fatalf("Install of a held package = %v; want ReasonHeld", err)
@@ -218,16 +221,16 @@ func TestAptInstallRefusals(t *testing.T) {
 		// second, and with the status file's size unchanged: apt would
 		// take story-pb for held still, were its cache of the status file
 		// not off; see noStatusCache.)
-		setSelection(t, f.root, "story-pb", "install")
-		setSelection(t, f.root, "storylib-pb", "hold")
+		setSelection(t, f.Root, "story-pb", "install")
+		setSelection(t, f.Root, "storylib-pb", "hold")
 		res, err = f.apt.Install(ctx, []Action{act("story-pb", "1.1")}, InstallOptions{OnlyUpgrade: true})
-		setSelection(t, f.root, "storylib-pb", "install")
-		capture(t, "apt/install-held-dependency.txt", []byte(res.Output), filepath.Dir(f.root), "/tmp/pbtest")
+		setSelection(t, f.Root, "storylib-pb", "install")
+		capture(t, "apt/install-held-dependency.txt", []byte(res.Output), filepath.Dir(f.Root), "/tmp/pbtest")
 		if !errors.Is(err, ReasonHeld) || !strings.HasPrefix(res.Packages[0].Detail, "storylib-pb held; left 1.0 installed: story-pb : Depends: storylib-pb (>= 1.1) but 1.0 is to be installed") {
 			t.Errorf("Install with a held dependency = %v (%q); want ReasonHeld naming storylib-pb", err, res.Packages[0].Detail)
 		}
 		t.Logf("held dependency: %v", err)
-		setSelection(t, f.root, "story-pb", "hold")
+		setSelection(t, f.Root, "story-pb", "hold")
 		// Installed at the version asked already: nothing to do, held or not.
 		if res, err := f.apt.Install(ctx, []Action{act("story-pb", "1.0")}, InstallOptions{}); err != nil {
 			t.Errorf("Install of the held package's own version: %v\n%s", err, res.Output)
@@ -260,7 +263,7 @@ func TestAptInstallRefusals(t *testing.T) {
 		}
 		wantState(t, "extra-pb", res.Packages[0].After, "1.0", "installed")
 		// Removed since: no longer installed.
-		run(t, "", nil, "dpkg", "--admindir="+filepath.Join(f.root, "var/lib/dpkg"), "--instdir="+f.root, "--purge", "extra-pb")
+		run(t, "", nil, "dpkg", "--admindir="+filepath.Join(f.Root, "var/lib/dpkg"), "--instdir="+f.Root, "--purge", "extra-pb")
 		if _, err := f.apt.Install(ctx, []Action{act("extra-pb", "1.0")}, InstallOptions{OnlyUpgrade: true}); !errors.Is(err, ReasonNotInstalled) {
 			t.Errorf("upgrade of a package removed since = %v; want ReasonNotInstalled", err)
 		}
@@ -287,7 +290,8 @@ func TestAptInstallRefusals(t *testing.T) {
 // --set-selections, as apt-mark hold does).
 func setSelection(t *testing.T, root, name, sel string) {
 	t.Helper()
-	cmd := execCommand(t, "dpkg", "--admindir="+filepath.Join(root, "var/lib/dpkg"), "--set-selections")
+	cmd := exec.Command(lookTool(t, "dpkg"), "--admindir="+filepath.Join(root, "var/lib/dpkg"), "--set-selections")
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	cmd.Stdin = strings.NewReader(name + " " + sel + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("dpkg --set-selections: %v\n%s", err, out)
@@ -323,7 +327,7 @@ func TestAptDownload(t *testing.T) {
 	wantState(t, "story-pb after the download", f.state(t, "story-pb"), "1.0", "installed")
 	// The installed version downloads too, and into apt's cache by default.
 	cached, err := f.apt.Download(ctx, []Action{{Name: "story-pb", Arch: "all", Version: "1.0"}}, "")
-	if err != nil || len(cached) != 1 || cached[0].Path != filepath.Join(f.root, "var/cache/apt/archives/story-pb_1.0_all.deb") {
+	if err != nil || len(cached) != 1 || cached[0].Path != filepath.Join(f.Root, "var/cache/apt/archives/story-pb_1.0_all.deb") {
 		t.Fatalf("Download(installed version, apt's cache) = %+v, %v", cached, err)
 	}
 	if _, err := f.apt.Download(ctx, []Action{act("story-pb", "2.0")}, dir); !errors.Is(err, ReasonUnavailable) {

@@ -35,7 +35,7 @@ func TestAptKeepFromCache(t *testing.T) {
 		t.Fatalf("Keep = %+v; want story-pb 1.0 from apt's cache, once", kept)
 	}
 	got, _ := os.ReadFile(kept[0].Path)
-	want, _ := os.ReadFile(f.built[app10.file()])
+	want, _ := os.ReadFile(f.Deb(t, app10))
 	if !bytes.Equal(got, want) {
 		t.Error("the kept file differs from the one apt installed")
 	}
@@ -50,7 +50,7 @@ func TestAptKeepRebuilt(t *testing.T) {
 	f := newStoryFixture(t, lib10, lib11, app10, app11)
 	installStory10(t, f)
 	ctx := context.Background()
-	f.cleanCache(t)
+	f.CleanCache(t)
 	kept, err := f.apt.Keep(ctx, []string{"story-pb"}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func TestAptKeepRebuilt(t *testing.T) {
 	if !k.Rebuilt || k.Action != (Action{"story-pb", "all", "1.0"}) || len(k.Modified)+len(k.Missing) != 0 {
 		t.Fatalf("Keep = %+v; want story-pb 1.0 rebuilt, nothing modified or missing", k)
 	}
-	orig := f.built[app10.file()]
+	orig := f.Deb(t, app10)
 	sameDebs(t, orig, k.Path)
 	fields := []string{"Package", "Version", "Architecture", "Maintainer", "Depends", "Description"}
 	if a, b := debField(t, orig, fields...), debField(t, k.Path, fields...); a != b {
@@ -75,7 +75,7 @@ func TestAptKeepRebuilt(t *testing.T) {
 		t.Fatalf("InstallFiles(rebuilt 1.0): %v\n%s", err, res.Output)
 	}
 	wantState(t, "story-pb", f.state(t, "story-pb"), "1.0", "installed")
-	if data, _ := os.ReadFile(filepath.Join(f.root, "usr/share/story-pb/data")); string(data) != "story-pb data 1.0\n" {
+	if data, _ := os.ReadFile(filepath.Join(f.Root, "usr/share/story-pb/data")); string(data) != "story-pb data 1.0\n" {
 		t.Errorf("data after reinstalling the rebuilt 1.0: %q", data)
 	}
 }
@@ -88,15 +88,15 @@ func TestAptKeepLocalChanges(t *testing.T) {
 	f := newStoryFixture(t, lib10, app10, extra10)
 	installStory10(t, f)
 	ctx := context.Background()
-	f.cleanCache(t)
-	admin := filepath.Join(f.root, "var/lib/dpkg")
+	f.CleanCache(t)
+	admin := filepath.Join(f.Root, "var/lib/dpkg")
 	divert := func(args ...string) {
-		run(t, "", []string{"LC_ALL=C"}, lookTool(t, "dpkg-divert"), append([]string{"--admindir=" + admin, "--instdir=" + f.root, "--rename"}, args...)...)
+		run(t, "", []string{"LC_ALL=C"}, lookTool(t, "dpkg-divert"), append([]string{"--admindir=" + admin, "--instdir=" + f.Root, "--rename"}, args...)...)
 	}
 	// story-pb: its run script changed by hand, its conffile edited, its
 	// data file diverted by another package.
 	// And its mode and owner changed: set-user-ID, daemon:tty.
-	script := filepath.Join(f.root, "usr/lib/story-pb/run")
+	script := filepath.Join(f.Root, "usr/lib/story-pb/run")
 	writeFile(t, script, "#!/bin/sh\necho patched\n")
 	if err := os.Chown(script, 1, 5); err != nil {
 		t.Fatal(err)
@@ -104,27 +104,27 @@ func TestAptKeepLocalChanges(t *testing.T) {
 	if err := os.Chmod(script, 0o750|os.ModeSetuid); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(f.root, "etc/story-pb.conf"), "setting = local\n")
+	writeFile(t, filepath.Join(f.Root, "etc/story-pb.conf"), "setting = local\n")
 	divert("--package", "extra-pb", "--divert", "/usr/share/story-pb/data.real", "--add", "/usr/share/story-pb/data")
 	// And its directory usr/lib/story-pb moved elsewhere, a link left in
 	// its place, as merged /usr did to /lib: the rebuilt package has the
 	// directory, as the original had.
-	if err := os.MkdirAll(filepath.Join(f.root, "opt"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(f.Root, "opt"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(filepath.Join(f.root, "usr/lib/story-pb"), filepath.Join(f.root, "opt/story-pb")); err != nil {
+	if err := os.Rename(filepath.Join(f.Root, "usr/lib/story-pb"), filepath.Join(f.Root, "opt/story-pb")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink("../../opt/story-pb", filepath.Join(f.root, "usr/lib/story-pb")); err != nil {
+	if err := os.Symlink("../../opt/story-pb", filepath.Join(f.Root, "usr/lib/story-pb")); err != nil {
 		t.Fatal(err)
 	}
 	// storylib-pb: its run script deleted, its data file diverted locally
 	// and replaced by the administrator's own.
-	if err := os.Remove(filepath.Join(f.root, "usr/lib/storylib-pb/run")); err != nil {
+	if err := os.Remove(filepath.Join(f.Root, "usr/lib/storylib-pb/run")); err != nil {
 		t.Fatal(err)
 	}
 	divert("--local", "--divert", "/usr/share/storylib-pb/data.distrib", "--add", "/usr/share/storylib-pb/data")
-	writeFile(t, filepath.Join(f.root, "usr/share/storylib-pb/data"), "the administrator's own\n")
+	writeFile(t, filepath.Join(f.Root, "usr/share/storylib-pb/data"), "the administrator's own\n")
 	f.captureQuery(t, "dpkg/list-diverted-by.txt", "--listfiles", "story-pb")
 	f.captureQuery(t, "dpkg/list-local-diversion.txt", "--listfiles", "storylib-pb")
 	f.captureQuery(t, "dpkg/status-story-pb.txt", "--status", "story-pb")
@@ -182,13 +182,13 @@ func TestAptKeepMatchesDpkgRepack(t *testing.T) {
 	}
 	f := newStoryFixture(t, lib10, app10)
 	installStory10(t, f)
-	f.cleanCache(t)
+	f.CleanCache(t)
 	kept, err := f.apt.Keep(context.Background(), []string{"story-pb"}, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	run(t, dir, []string{"LC_ALL=C"}, repack, "--root="+f.root, "story-pb")
+	run(t, dir, []string{"LC_ALL=C"}, repack, "--root="+f.Root, "story-pb")
 	theirs := filepath.Join(dir, "story-pb_1.0_all.deb")
 	a, b := contents(t, kept[0].Path), contents(t, theirs)
 	if a != b {

@@ -86,7 +86,7 @@ func TestAptLockContention(t *testing.T) {
 	if res, err := f.apt.Install(ctx, []Action{act("story-pb", "1.0"), act("storylib-pb", "1.0")}, InstallOptions{}); err != nil {
 		t.Fatalf("Install 1.0: %v\n%s", err, res.Output)
 	}
-	admin := filepath.Join(f.root, "var/lib/dpkg")
+	admin := filepath.Join(f.Root, "var/lib/dpkg")
 	upgrade := []Action{act("story-pb", "1.1")}
 	a := *f.apt
 	a.LockTimeout = time.Second
@@ -111,8 +111,8 @@ func TestAptLockContention(t *testing.T) {
 
 		brief := a
 		brief.LockTimeout = 300 * time.Millisecond
-		deb := f.built[app11.file()]
-		if _, err := brief.InstallFiles(ctx, []string{deb, f.built[lib11.file()]}); !errors.Is(err, ErrLocked) {
+		deb := f.Deb(t, app11)
+		if _, err := brief.InstallFiles(ctx, []string{deb, f.Deb(t, lib11)}); !errors.Is(err, ErrLocked) {
 			t.Errorf("InstallFiles with the frontend lock held = %v; want ErrLocked", err)
 		}
 		if _, err := brief.Download(ctx, upgrade, t.TempDir()); !errors.Is(err, ErrLocked) {
@@ -165,7 +165,7 @@ func TestAptLockContention(t *testing.T) {
 		patient := a
 		patient.LockTimeout = time.Minute
 		start := time.Now()
-		res, err := patient.InstallFiles(ctx, []string{f.built[app10.file()]})
+		res, err := patient.InstallFiles(ctx, []string{f.Deb(t, app10)})
 		if err != nil {
 			t.Fatalf("InstallFiles once the lock is released: %v\n%s", err, res.Output)
 		}

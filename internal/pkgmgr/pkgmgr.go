@@ -38,7 +38,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,22 +61,24 @@ type command struct {
 	argv     []string
 	env      []string // KEY=value, replacing the agent's
 	isLocked func(stderr string) bool
-	log      *outputLog // when set, gets stdout and stderr too
+	// log, when set, marks a command that changes packages: its stdout
+	// and stderr go there, interleaved, and nowhere else (see runLogged).
+	log *outputLog
 }
 
-// run runs c and returns its stdout. A nonzero exit status is an error
-// unless okStatus accepts it; the error holds the command line, the status
-// and a summary of stderr.
+// run runs c and returns its stdout (none for a command with a log). A
+// nonzero exit status is an error unless okStatus accepts it; the error
+// holds the command line, the status and a summary of stderr.
 func (c command) run(ctx context.Context, okStatus ...int) ([]byte, error) {
+	if c.log != nil {
+		return nil, c.runLogged(ctx, okStatus...)
+	}
 	name := filepath.Base(c.argv[0])
 	cmd := exec.CommandContext(ctx, c.argv[0], c.argv[1:]...)
 	cmd.Env = mergeEnv(os.Environ(), c.env)
 	stdout := &limitedBuffer{max: maxOutput}
 	stderr := &limitedBuffer{max: 1 << 20}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if c.log != nil {
-		cmd.Stdout, cmd.Stderr = io.MultiWriter(stdout, c.log), io.MultiWriter(stderr, c.log)
-	}
 	cmd.WaitDelay = 10 * time.Second // a child keeping the pipes open
 	err := cmd.Run()
 	if ctx.Err() != nil {
@@ -237,7 +238,12 @@ func stderrSummary(stderr string) string {
 			other = append(other, line)
 		}
 	}
-	lines := append(errs, other...)
+	return summary(append(errs, other...))
+}
+
+// summary returns ": " and the first four of lines, joined, each cut at
+// 300 bytes, or "" when there are none.
+func summary(lines []string) string {
 	if len(lines) == 0 {
 		return ""
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/patchbay/patchbay/internal/debtest"
 )
 
 func TestRefreshPolicyStale(t *testing.T) {
@@ -95,7 +97,7 @@ func TestRefreshIfStale(t *testing.T) {
 // fills the lists), the second does not.
 func TestRefreshIfStaleApt(t *testing.T) {
 	lookTool(t, "apt-get")
-	root := newAptRoot(t)
+	root := debtest.NewRoot(t)
 	a := &Apt{Root: root, NoLocking: true, SandboxUser: "root"}
 	p := RefreshPolicy{Stamp: filepath.Join(t.TempDir(), "apt.stamp")}
 	now := time.Now()
