@@ -98,7 +98,7 @@ were built with (ecosystem go).`,
 	fl.BoolVar(&o.once, "once", false, "check in once and exit")
 	fl.BoolVar(&o.allowHooks, "allow-hooks", false, "run the pre- and post-checks deployments name, from --hooks-dir (root-owned, not writable by others); off, jobs naming hooks fail")
 	fl.StringVar(&o.hooksDir, "hooks-dir", "/etc/patchbay/hooks.d", "the only directory hooks are run from")
-	fl.BoolVar(&o.jobs, "jobs", false, "take deployment jobs: install, fetch ahead and roll back packages as deployments ask (apt hosts); off, the agent only reports")
+	fl.BoolVar(&o.jobs, "jobs", false, "take deployment jobs: install, fetch ahead and roll back packages as deployments ask (apt and dnf hosts); off, the agent only reports")
 	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	return cmd
@@ -106,18 +106,26 @@ were built with (ecosystem go).`,
 
 // localJobs is the package manager that runs deployment jobs under root,
 // keeping its files under the state directory: apt and dpkg where there
-// is a dpkg database (dnf and apk come later).
+// is a dpkg database, dnf and rpm where there is an rpm database (apk
+// comes later).
 func localJobs(root, stateDir string) (agent.PackageManager, error) {
 	dbs, _ := pkgdb.Detect(root)
+	dir := filepath.Join(stateDir, "packages")
 	for _, db := range dbs {
-		if db.Ecosystem == pkgdb.Deb {
+		switch db.Ecosystem {
+		case pkgdb.Deb:
 			if _, err := exec.LookPath("apt-get"); err != nil {
 				return nil, fmt.Errorf("a dpkg database but no apt-get: %w", err)
 			}
-			return &pkgmgr.AptJobs{Apt: &pkgmgr.Apt{Root: root}, Dir: filepath.Join(stateDir, "packages")}, nil
+			return &pkgmgr.AptJobs{Apt: &pkgmgr.Apt{Root: root}, Dir: dir}, nil
+		case pkgdb.RPM:
+			if _, err := exec.LookPath("dnf"); err != nil {
+				return nil, fmt.Errorf("an rpm database but no dnf: %w", err)
+			}
+			return &pkgmgr.DnfJobs{Dnf: &pkgmgr.Dnf{Root: root}, Dir: dir}, nil
 		}
 	}
-	return nil, fmt.Errorf("no package manager under %s that runs jobs (apt and dpkg only, for now)", root)
+	return nil, fmt.Errorf("no package manager under %s that runs jobs (apt and dpkg, dnf and rpm, for now)", root)
 }
 
 // localUpdates is the update lister of the package manager found under
