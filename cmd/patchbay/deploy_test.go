@@ -343,7 +343,7 @@ func TestDeployRolloutHaltsAndRollsBack(t *testing.T) {
 		t.Errorf("web-1's install: %+v", pilot)
 	}
 	failed, back := byHost["db-1"][patchbay.JobInstall], byHost["db-1"][patchbay.JobRollback]
-	if failed.State != patchbay.JobFailed || !strings.Contains(failed.Reason, "post-installation script") || !strings.Contains(failed.Reason, "half-installed: openssl") ||
+	if failed.State != patchbay.JobFailed || !strings.Contains(failed.Reason, "post-installation script") || !strings.Contains(failed.Reason, "left broken: openssl") ||
 		!slices.Equal(failed.Before, old) {
 		t.Errorf("db-1's install: %+v", failed)
 	}

@@ -362,7 +362,7 @@ func (x *Executor) judge(ctx context.Context, e Entry, out string, runErr error)
 		off = append(off, "cannot check the package database: "+err.Error())
 	}
 	if len(broken) > 0 {
-		off = append(off, "half-installed: "+strings.Join(broken, ", "))
+		off = append(off, "left broken: "+strings.Join(broken, ", "))
 	}
 	switch {
 	case len(off) == 0:

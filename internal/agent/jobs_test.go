@@ -125,7 +125,7 @@ func TestRunJobs(t *testing.T) {
 	}
 	pm.failNext = "hello"
 	r, err = x.Run(ctx, install(4, protocol.Action{Name: "hello", Version: "1.2"}))
-	if err != nil || r.Status != protocol.JobFailed || !strings.Contains(r.Reason, "half-installed: hello") || !strings.Contains(r.Output, "postinst") {
+	if err != nil || r.Status != protocol.JobFailed || !strings.Contains(r.Reason, "left broken: hello") || !strings.Contains(r.Output, "postinst") {
 		t.Fatalf("install broken 1.2 = %+v, %v", r, err)
 	}
 	r, err = x.Run(ctx, protocol.Job{ID: 5, Attempt: 1, Kind: protocol.JobRollback, Actions: []protocol.Action{{Name: "hello", Version: "1.1"}}, StartBy: time.Now().Add(time.Hour)})
