@@ -98,7 +98,7 @@ were built with (ecosystem go).`,
 	fl.BoolVar(&o.once, "once", false, "check in once and exit")
 	fl.BoolVar(&o.allowHooks, "allow-hooks", false, "run the pre- and post-checks deployments name, from --hooks-dir (root-owned, not writable by others); off, jobs naming hooks fail")
 	fl.StringVar(&o.hooksDir, "hooks-dir", "/etc/patchbay/hooks.d", "the only directory hooks are run from")
-	fl.BoolVar(&o.jobs, "jobs", false, "take deployment jobs: install, fetch ahead and roll back packages as deployments ask (apt and dnf hosts); off, the agent only reports")
+	fl.BoolVar(&o.jobs, "jobs", false, "take deployment jobs: install, fetch ahead and roll back packages as deployments ask (apt, dnf and apk hosts); off, the agent only reports")
 	fl.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	return cmd
@@ -106,8 +106,8 @@ were built with (ecosystem go).`,
 
 // localJobs is the package manager that runs deployment jobs under root,
 // keeping its files under the state directory: apt and dpkg where there
-// is a dpkg database, dnf and rpm where there is an rpm database (apk
-// comes later).
+// is a dpkg database, dnf and rpm where there is an rpm database, apk
+// where there is apk's.
 func localJobs(root, stateDir string) (agent.PackageManager, error) {
 	dbs, _ := pkgdb.Detect(root)
 	dir := filepath.Join(stateDir, "packages")
@@ -123,9 +123,14 @@ func localJobs(root, stateDir string) (agent.PackageManager, error) {
 				return nil, fmt.Errorf("an rpm database but no dnf: %w", err)
 			}
 			return &pkgmgr.DnfJobs{Dnf: &pkgmgr.Dnf{Root: root}, Dir: dir}, nil
+		case pkgdb.Apk:
+			if _, err := exec.LookPath("apk"); err != nil {
+				return nil, fmt.Errorf("an apk database but no apk: %w", err)
+			}
+			return &pkgmgr.ApkJobs{Root: root, Dir: dir}, nil
 		}
 	}
-	return nil, fmt.Errorf("no package manager under %s that runs jobs (apt and dpkg, dnf and rpm, for now)", root)
+	return nil, fmt.Errorf("no package database under %s that jobs can change (dpkg with apt, rpm with dnf, or apk)", root)
 }
 
 // localUpdates is the update lister of the package manager found under

@@ -584,8 +584,5 @@ func dnfSpecList(actions []protocol.Action) string {
 // Prune forgets the fetched targets and the kept versions given, whose
 // deployments ended, and deletes the files no remaining entry names.
 func (j *DnfJobs) Prune(ctx context.Context, fetched, kept []protocol.PackageVersion) error {
-	if err := pruneIndex(j.dir("fetched"), fetched); err != nil {
-		return err
-	}
-	return pruneIndex(j.dir("kept"), kept)
+	return pruneJobFiles(j.Dir, fetched, kept)
 }

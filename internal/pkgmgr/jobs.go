@@ -290,10 +290,15 @@ func lookup(dir string, actions []protocol.Action) (paths, missing []string) {
 // go first, then the index: a crash between leaves entries whose files are
 // gone, which lookup reports as missing, never files no entry names.
 func (j *AptJobs) Prune(ctx context.Context, fetched, kept []protocol.PackageVersion) error {
-	if err := pruneIndex(j.dir("fetched"), fetched); err != nil {
+	return pruneJobFiles(j.Dir, fetched, kept)
+}
+
+// pruneJobFiles prunes a driver's fetched/ and kept/ under dir.
+func pruneJobFiles(dir string, fetched, kept []protocol.PackageVersion) error {
+	if err := pruneIndex(filepath.Join(dir, "fetched"), fetched); err != nil {
 		return err
 	}
-	return pruneIndex(j.dir("kept"), kept)
+	return pruneIndex(filepath.Join(dir, "kept"), kept)
 }
 
 // pruneIndex drops vs' entries from dir's index and deletes their files
