@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 )
 
 // apkInstalledPath is apk's database of installed packages under a root.
@@ -63,6 +64,13 @@ func parseApkInstalled(ctx context.Context, data []byte) ([]Package, error) {
 		}
 		if line == "" {
 			if cur == nil {
+				continue
+			}
+			if strings.HasPrefix(cur.name, ".") {
+				// A virtual package (apk add --virtual .build-deps …): a
+				// local name for a group of dependencies, installing no
+				// file, that no advisory names.
+				cur = nil
 				continue
 			}
 			p, err := cur.pkg()

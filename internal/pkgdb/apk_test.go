@@ -107,3 +107,18 @@ func TestApkTruncatedAnywhere(t *testing.T) {
 		}
 	}
 }
+
+// TestApkVirtualPackage: a virtual package (apk add --virtual .build-deps)
+// made the whole database unreadable, its dotted name refused as a package
+// name: every Alpine host with one reported no packages. It is skipped.
+func TestApkVirtualPackage(t *testing.T) {
+	db := string(readTestdata(t, "apk/alpine-3.20.installed"))
+	virtual := "C:Q1mbt5dyq4wKpmmXyBBKZq3ADvoJc=\nP:.build-deps\nV:20260101.120000\nA:noarch\nS:0\nI:0\nT:virtual meta package\nU:\nL:\nD:gcc musl-dev\n\n"
+	pkgs, err := parseApkInstalled(context.Background(), []byte(virtual+db))
+	if err != nil {
+		t.Fatalf("a database with a virtual package: %v", err)
+	}
+	if len(pkgs) != 14 || slices.ContainsFunc(pkgs, func(p Package) bool { return strings.HasPrefix(p.Name, ".") }) {
+		t.Errorf("%d packages (virtual ones among them?), want the 14 real ones", len(pkgs))
+	}
+}

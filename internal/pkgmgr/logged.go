@@ -73,7 +73,8 @@ func (c command) runLogged(ctx context.Context, okStatus ...int) error {
 
 // outputSummary is stderrSummary for a run whose stdout and stderr went
 // to one file: the tools' own error lines (apt's "E:", dnf's "Error:",
-// rpm's "error:", dpkg's "dpkg: …"), E: and Error: first; without any,
+// apk's "ERROR:", rpm's "error:", dpkg's "dpkg: …"), E:, Error: and ERROR:
+// first; without any,
 // the last lines, where a failure shows.
 func outputSummary(out string) string {
 	var errs, tools, all []string
@@ -82,7 +83,7 @@ func outputSummary(out string) string {
 		switch {
 		case line == "":
 			continue
-		case strings.HasPrefix(line, "E: ") || strings.HasPrefix(line, "Error: "):
+		case strings.HasPrefix(line, "E: ") || strings.HasPrefix(line, "Error: ") || strings.HasPrefix(line, "ERROR: "):
 			errs = append(errs, line)
 		case strings.HasPrefix(line, "error: ") || strings.HasPrefix(line, "dpkg: "):
 			tools = append(tools, line)

@@ -1,13 +1,13 @@
-// Package pkgmgr drives the host's package managers (apt, dnf) through argv
-// calls, never a shell.
+// Package pkgmgr drives the host's package managers (apt and dpkg, dnf and
+// rpm, apk) through argv calls, never a shell.
 //
 // It asks them which updates are available, without changing anything
 // installed: Apt and Dnf each have Refresh (download the package indexes)
 // and Updates (the candidates, read-only, from the indexes as last
 // refreshed). RefreshPolicy decides when indexes are stale.
 //
-// And it changes packages, for apt and dpkg so far (a dnf driver is still
-// to come). Apt.Install installs exact versions (an Action each:
+// And it changes packages: AptJobs, DnfJobs and ApkJobs run deployment
+// jobs (fetch ahead, install exact versions, restore kept ones). Apt.Install installs exact versions (an Action each:
 // NAME=VERSION, validated before it reaches a command line), upgrades only
 // if asked, downgrades only if asked, and records each package's state
 // before and after from dpkg's database; a package that fails has a typed
