@@ -51,7 +51,14 @@ func TestImportDirection(t *testing.T) {
 	for _, agentSide := range []string{"client", "agent", "pkgdb", "pkgmgr", "version", "apiv1", "protocol", "certs", "gobin"} {
 		rules = append(rules, rule{pkg: module + "/internal/" + agentSide, banned: []string{module + "/internal/store", module + "/internal/web"}})
 	}
+	// Test support stays out of everything built: only tests import it.
+	for _, p := range []string{"cmd", "internal"} {
+		rules = append(rules, rule{pkg: module + "/" + p, banned: []string{module + "/internal/debtest", module + "/internal/testtool"}})
+	}
 	for pkg, ds := range all {
+		if within(pkg, module+"/internal/debtest") || within(pkg, module+"/internal/testtool") || within(pkg, module+"/internal/store/storetest") {
+			continue
+		}
 		for _, r := range rules {
 			if (r.exact && pkg != r.pkg) || (!r.exact && !within(pkg, r.pkg)) {
 				continue
