@@ -397,4 +397,7 @@ type Job struct {
 	Recovered    bool             `json:"recovered,omitempty"`
 	HandedAt     *time.Time       `json:"handed_at,omitempty"`
 	FinishedAt   *time.Time       `json:"finished_at,omitempty"`
+	// HostLastSeen is when the host last checked in: a pending job's host
+	// long gone is offline, not waiting for its window.
+	HostLastSeen *time.Time `json:"host_last_seen,omitempty"`
 }

@@ -598,3 +598,23 @@ func TestDeployWatchBars(t *testing.T) {
 		t.Errorf("the bars:\n%q", got)
 	}
 }
+
+// TestJobWaitingOffline: a pending job says its host is offline once the
+// host has not been seen for a while, and nothing while it is around.
+func TestJobWaitingOffline(t *testing.T) {
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	ago := func(d time.Duration) *time.Time { t := now.Add(-d); return &t }
+	for _, tc := range []struct {
+		j    patchbay.Job
+		want string
+	}{
+		{patchbay.Job{State: patchbay.JobPending, HostLastSeen: ago(3 * time.Hour)}, "host offline: last seen 3h0m0s ago"},
+		{patchbay.Job{State: patchbay.JobPending}, "host offline: never seen"},
+		{patchbay.Job{State: patchbay.JobPending, HostLastSeen: ago(time.Minute)}, ""},
+		{patchbay.Job{State: patchbay.JobRunning, HostLastSeen: ago(3 * time.Hour)}, ""},
+	} {
+		if got := waiting(tc.j, now); got != tc.want {
+			t.Errorf("%s job, host seen %v: %q, want %q", tc.j.State, tc.j.HostLastSeen, got, tc.want)
+		}
+	}
+}

@@ -101,7 +101,7 @@ func newDeploymentsCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return jobTable(d, js).write(e.stdout, f.output)
+			return jobTable(d, js, time.Now()).write(e.stdout, f.output)
 		})
 	jobs.Long = `List a deployment's jobs, by ring and host. BEFORE→AFTER shows each
 package's version read from the host's package database before and after
@@ -564,12 +564,33 @@ func ringName(d patchbay.Deployment, ring int) string {
 	return strconv.Itoa(ring)
 }
 
-func jobTable(d patchbay.Deployment, jobs []patchbay.Job) *table {
+func jobTable(d patchbay.Deployment, jobs []patchbay.Job, now time.Time) *table {
 	t := &table{header: []string{"HOST", "RING", "KIND", "ATTEMPT", "STATE", "BEFORE→AFTER", "REASON"}, raw: jobs}
 	for _, j := range jobs {
-		t.add(cmp.Or(j.Hostname, strconv.FormatInt(j.HostID, 10)), ringName(d, j.Ring), string(j.Kind), strconv.Itoa(j.Attempt), string(j.State), jobVersions(j), dash(j.Reason))
+		t.add(cmp.Or(j.Hostname, strconv.FormatInt(j.HostID, 10)), ringName(d, j.Ring), string(j.Kind), strconv.Itoa(j.Attempt), string(j.State), jobVersions(j),
+			dash(cmp.Or(j.Reason, waiting(j, now))))
 	}
 	return t
+}
+
+// offlineAfter is how long a host may go unseen before its pending jobs
+// say it is offline rather than waiting: agents taking jobs poll at least
+// every 30 s.
+const offlineAfter = 10 * time.Minute
+
+// waiting says why a pending job has not started when its host has not
+// been seen for a while.
+func waiting(j patchbay.Job, now time.Time) string {
+	if j.State != patchbay.JobPending {
+		return ""
+	}
+	if j.HostLastSeen == nil {
+		return "host offline: never seen"
+	}
+	if away := now.Sub(*j.HostLastSeen); away > offlineAfter {
+		return "host offline: last seen " + away.Round(time.Minute).String() + " ago"
+	}
+	return ""
 }
 
 // jobVersions shows each action's package: its version before and after

@@ -75,15 +75,15 @@ func (t *Tx) createJobs(ctx context.Context, d int64, now time.Time) (int, error
 }
 
 const jobColumns = `j.id, j.deployment_id, j.host_id, COALESCE(h.hostname, ''), j.ring, j.kind, j.attempt, j.state, j.actions, j.before, j.after,
-	j.reason, j.output, j.recovered, j.handed_at, j.finished_at`
+	j.reason, j.output, j.recovered, j.handed_at, j.finished_at, h.last_seen_at`
 
 func scanJob(r rowScanner) (patchbay.Job, error) {
 	var j patchbay.Job
 	var actions, before, after string
 	var recovered int
-	var handed, finished sql.NullInt64
+	var handed, finished, seen sql.NullInt64
 	if err := r.Scan(&j.ID, &j.DeploymentID, &j.HostID, &j.Hostname, &j.Ring, &j.Kind, &j.Attempt, &j.State, &actions, &before, &after,
-		&j.Reason, &j.Output, &recovered, &handed, &finished); err != nil {
+		&j.Reason, &j.Output, &recovered, &handed, &finished, &seen); err != nil {
 		return j, err
 	}
 	if err := json.Unmarshal([]byte(actions), &j.Actions); err != nil {
@@ -107,6 +107,10 @@ func scanJob(r rowScanner) (patchbay.Job, error) {
 	if finished.Valid {
 		t := fromMicros(finished.Int64)
 		j.FinishedAt = &t
+	}
+	if seen.Valid {
+		t := fromMicros(seen.Int64)
+		j.HostLastSeen = &t
 	}
 	return j, nil
 }
