@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,7 +34,31 @@ func TestKillRolloutCompletes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a real server process")
 	}
-	r := runKillRollout(t, killRolloutCase{hosts: 200, seed: 11, kills: 5})
+	checkCompleted(t, runKillRollout(t, killRolloutCase{hosts: 200, seed: 11, kills: 5}))
+}
+
+// TestKillRolloutCompletesLong is the same with 1,000 hosts and 25 kills,
+// through each ring; it runs when PATCHBAY_BENCH_KILL is set
+// (bench/kill-rollout.sh sets it).
+func TestKillRolloutCompletesLong(t *testing.T) {
+	if os.Getenv("PATCHBAY_BENCH_KILL") == "" {
+		t.Skip("set PATCHBAY_BENCH_KILL=1 (or run bench/kill-rollout.sh) for 1,000 hosts and 25 kills")
+	}
+	r := runKillRollout(t, killRolloutCase{hosts: 1000, seed: 31, kills: 25, points: longKillPoints, spread: 40})
+	checkCompleted(t, r)
+	checkKillsFired(t, r, 25)
+}
+
+// longKillPoints are the long runs' fail points: the next rollout
+// transition, then four claims and four results killed, each within the
+// case's spread, so that the kills go on through each ring.
+var longKillPoints = []string{"rollout-commit@1", "claim-commit", "result-commit", "claim-commit", "result-commit",
+	"claim-commit", "result-commit", "claim-commit", "result-commit"}
+
+// checkCompleted checks a rollout that nothing failed: it completed, and
+// every host fetched and installed once, with no rollback.
+func checkCompleted(t *testing.T, r killRolloutResult) {
+	t.Helper()
 	if r.final.State != patchbay.DeploymentCompleted {
 		t.Fatalf("deployment ended %s (%s: %s), want completed", r.final.State, r.final.Reason, r.final.Detail)
 	}
@@ -59,7 +85,39 @@ func TestKillRolloutHaltsAndRollsBack(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a real server process")
 	}
-	r := runKillRollout(t, killRolloutCase{hosts: 200, seed: 23, kills: 4, failImage: "debian-12", failRing: 1, failRate: 0.5})
+	checkRolledBack(t, runKillRollout(t, killRolloutCase{hosts: 200, seed: 23, kills: 4, failImage: "debian-12", failRing: 1, failRate: 0.5}))
+}
+
+// TestKillRolloutHaltsLong is the same with 1,000 hosts and 21 kills: the
+// claims and results are killed within their first 20, so that the
+// second ring's eight kills come before its halt, the 19th (a rollout
+// transition) is most often the halt itself, and the last two fall in the
+// rollback; it runs when PATCHBAY_BENCH_KILL is set (bench/kill-rollout.sh
+// sets it).
+func TestKillRolloutHaltsLong(t *testing.T) {
+	if os.Getenv("PATCHBAY_BENCH_KILL") == "" {
+		t.Skip("set PATCHBAY_BENCH_KILL=1 (or run bench/kill-rollout.sh) for 1,000 hosts and 21 kills")
+	}
+	r := runKillRollout(t, killRolloutCase{hosts: 1000, seed: 37, kills: 21, failImage: "debian-12", failRing: 1, failRate: 0.5,
+		points: longKillPoints, spread: 20})
+	checkRolledBack(t, r)
+	checkKillsFired(t, r, 21)
+}
+
+// checkKillsFired fails a long run whose deployment ended before most of
+// its kills fired: it would pass without having killed through the rings.
+func checkKillsFired(t *testing.T, r killRolloutResult, kills int) {
+	t.Helper()
+	if len(r.fired)*5 < kills*4 {
+		t.Errorf("%d of %d kills fired before the deployment ended (%s), want at least 4 in 5", len(r.fired), kills, strings.Join(r.fired, ", "))
+	}
+}
+
+// checkRolledBack checks a rollout whose second ring failed: it halted and
+// rolled back exactly the hosts that failed, to the versions they had,
+// and no host of the third ring started.
+func checkRolledBack(t *testing.T, r killRolloutResult) {
+	t.Helper()
 	if r.final.State != patchbay.DeploymentRolledBack {
 		t.Fatalf("deployment ended %s (%s: %s), want rolled back", r.final.State, r.final.Reason, r.final.Detail)
 	}
@@ -170,6 +228,16 @@ type killRolloutCase struct {
 	failImage string
 	failRing  int
 	failRate  float64
+	// points are the fail points the kills take in turn (by default two
+	// claims and two results between rollout transitions; a point given
+	// as NAME@N keeps its N), and spread the most claims or results a
+	// kill lets through after a start (by default hosts/8). A
+	// rollout-commit kill waits for the next transition (rollout-commit@2
+	// for the one after), so a whole ring's jobs may run under it: a long
+	// run needs more, shorter, claim and result kills between
+	// transitions for its kills to fire before the deployment ends.
+	points []string
+	spread int
 }
 
 // runKey names one attempt of a job.
@@ -191,6 +259,7 @@ type killRolloutResult struct {
 	final patchbay.Deployment
 	jobs  []patchbay.Job
 	runs  map[runKey]*simRun
+	fired []string // the fail points that killed the server, in order
 }
 
 // runKillRollout enrolls c.hosts simulated hosts, has an operator make a
@@ -206,6 +275,7 @@ func runKillRollout(t *testing.T, c killRolloutCase) killRolloutResult {
 	if err != nil {
 		t.Fatal(err)
 	}
+	began := time.Now()
 	ctx := context.Background()
 	srv := &rolloutServer{t: t, bin: bin, dataDir: t.TempDir(), addr: freeAddr(t)}
 	admin := srv.start("", "--plan-interval", "200ms", "--match-interval", "200ms")
@@ -244,18 +314,15 @@ func runKillRollout(t *testing.T, c killRolloutCase) killRolloutResult {
 	for i := range c.hosts {
 		index[fl.Host(i).Facts.Hostname] = i
 	}
-	page, err := ac.Hosts(ctx, client.HostQuery{Limit: 1000})
-	if err != nil || len(page.Items) != c.hosts {
-		t.Fatalf("hosts: %d, %v; want %d", len(page.Items), err, c.hosts)
+	hosts := allHosts(t, ac)
+	if len(hosts) != c.hosts {
+		t.Fatalf("%d hosts listed, want %d", len(hosts), c.hosts)
 	}
 	var ids []int64
-	for _, h := range page.Items {
+	for _, h := range hosts {
 		ids = append(ids, h.ID)
-		waitFor(t, 30*time.Second, fmt.Sprintf("host %s's updates in the work queue", h.Hostname), func() bool {
-			q, err := ac.Updates(ctx, client.UpdateQuery{HostID: h.ID, Limit: 1})
-			return err == nil && len(q.Items) > 0
-		})
 	}
+	waitForQueue(t, ac, hosts, 30*time.Second+time.Duration(c.hosts)*50*time.Millisecond)
 	opened := time.Now().UTC().Add(-5 * time.Minute)
 	auto := true
 	d, err := operator.CreateDeployment(ctx, apiv1.CreateDeploymentRequest{Name: "kill test", Hosts: ids, AutoRollback: &auto,
@@ -282,7 +349,7 @@ func runKillRollout(t *testing.T, c killRolloutCase) killRolloutResult {
 	var mu sync.Mutex
 	runs := map[runKey]*simRun{}
 	hostIDs := map[int]int64{}
-	for _, h := range page.Items {
+	for _, h := range hosts {
 		hostIDs[index[h.Hostname]] = h.ID
 	}
 	pm := &sim.PackageManager{Seed: c.seed, DefaultRebootRate: 0.2, FailHost: func(i int) bool { return failHosts[i] }}
@@ -310,7 +377,13 @@ func runKillRollout(t *testing.T, c killRolloutCase) killRolloutResult {
 	defer stop()
 
 	rng := rand.New(rand.NewPCG(c.seed, 0x6b696c6c))
-	points := []string{"rollout-commit", "claim-commit", "result-commit", "claim-commit", "result-commit", "rollout-commit"}
+	points, spread := c.points, c.spread
+	if points == nil {
+		points = []string{"rollout-commit", "claim-commit", "result-commit", "claim-commit", "result-commit", "rollout-commit"}
+	}
+	if spread == 0 {
+		spread = c.hosts / 8
+	}
 	var final patchbay.Deployment
 	done := func() bool {
 		got, err := ac.Deployment(ctx, d.ID)
@@ -320,18 +393,26 @@ func runKillRollout(t *testing.T, c killRolloutCase) killRolloutResult {
 		final = got
 		return !got.State.Active() || got.State == patchbay.DeploymentHalted && got.Reason != patchbay.ReasonRollingBack
 	}
-	deadline := time.Now().Add(40 * time.Second)
+	// 40 s for 200 hosts, on two shared vCPUs with the build done: the
+	// fleet's jobs take the server's one SQLite writer in turn, so the
+	// budget grows with the hosts.
+	budget := time.Duration(c.hosts/5) * time.Second
+	rolloutBegan := time.Now()
+	deadline := rolloutBegan.Add(budget)
 	var fired []string
 	approved := false
 	for k := 0; ; k++ {
 		fp := ""
 		if k < c.kills {
 			name := points[k%len(points)]
-			n := 1 + rng.IntN(c.hosts/8)
+			n := 1 + rng.IntN(spread)
 			if name == "rollout-commit" {
 				n = 1 + rng.IntN(2)
 			}
 			fp = fmt.Sprintf("%s@%d", name, n)
+			if strings.Contains(name, "@") {
+				fp = name // its N fixed
+			}
 		}
 		srv.start(fp)
 		if !approved {
@@ -352,8 +433,9 @@ func runKillRollout(t *testing.T, c killRolloutCase) killRolloutResult {
 		srv.releaseLease()
 	}
 	if time.Now().After(deadline) {
-		t.Errorf("the deployment did not end within 40 s: %s (%s: %s); the sim: %s", final.State, final.Reason, final.Detail, &jobStats)
+		t.Errorf("the deployment did not end within %s: %s (%s: %s); the sim: %s", budget, final.State, final.Reason, final.Detail, &jobStats)
 	}
+	rolloutTook := time.Since(rolloutBegan)
 	t.Logf("kills at %s; deployment %s (%s); sim: %s", strings.Join(fired, ", "), final.State, final.Detail, &jobStats)
 	if len(fired) < 2 {
 		t.Errorf("only %d of %d kills fired before the deployment ended: the test did not exercise restarts", len(fired), c.kills)
@@ -368,6 +450,14 @@ func runKillRollout(t *testing.T, c killRolloutCase) killRolloutResult {
 	// that run reported; none other ran at all.
 	mu.Lock()
 	defer mu.Unlock()
+	executions := 0
+	for _, run := range runs {
+		executions += run.count
+	}
+	// One line for bench/kill-rollout.sh to keep.
+	t.Logf("kill rollout: %d hosts, %d of %d kills, %d jobs, %d runs of %d job attempts, rollout %s, wall %s, deployment %s",
+		c.hosts, len(fired), c.kills, len(jobs), executions, len(runs), rolloutTook.Round(100*time.Millisecond),
+		time.Since(began).Round(100*time.Millisecond), final.State)
 	seen := map[runKey]bool{}
 	for _, j := range jobs {
 		k := runKey{j.ID, j.Attempt}
@@ -403,7 +493,49 @@ func runKillRollout(t *testing.T, c killRolloutCase) killRolloutResult {
 			t.Errorf("the host %d ran job %d attempt %d (%s), which the server does not hold as finished", run.host, k.id, k.attempt, run.kind)
 		}
 	}
-	return killRolloutResult{final: final, jobs: jobs, runs: runs}
+	return killRolloutResult{final: final, jobs: jobs, runs: runs, fired: fired}
+}
+
+// allHosts lists every host, a page at a time (the API gives at most
+// 1,000 a page).
+func allHosts(t *testing.T, ac *client.Client) []patchbay.Host {
+	t.Helper()
+	var hosts []patchbay.Host
+	q := client.HostQuery{Limit: 250}
+	for {
+		page, err := ac.Hosts(context.Background(), q)
+		if err != nil {
+			t.Fatalf("hosts after %d (cursor %q): %v", len(hosts), q.Cursor, err)
+		}
+		hosts = append(hosts, page.Items...)
+		if page.NextCursor == "" {
+			return hosts
+		}
+		q.Cursor = page.NextCursor
+	}
+}
+
+// waitForQueue waits until the planner has put each host's updates in the
+// work queue, failing the test after budget. The planner takes the fleet
+// in passes, so each round asks only after the hosts not yet seen there.
+func waitForQueue(t *testing.T, ac *client.Client, hosts []patchbay.Host, budget time.Duration) {
+	t.Helper()
+	pending := slices.Clone(hosts)
+	deadline := time.Now().Add(budget)
+	for {
+		pending = slices.DeleteFunc(pending, func(h patchbay.Host) bool {
+			q, err := ac.Updates(context.Background(), client.UpdateQuery{HostID: h.ID, Limit: 1})
+			return err == nil && len(q.Items) > 0
+		})
+		if len(pending) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for every host's updates in the work queue: %d of %d have none, such as %s",
+				budget, len(pending), len(hosts), pending[0].Hostname)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // rolloutServer is a `patchbay server` process that a kill test starts,
