@@ -201,6 +201,18 @@ type DeploymentFilter struct {
 	Cursor   int64 // ids below this, newest first
 }
 
+// JobFilter selects a page of a deployment's jobs, by id.
+type JobFilter struct {
+	Kind   JobKind
+	State  JobState
+	HostID int64
+	// Output includes each job's output (up to 256 KiB a job): off, the
+	// list is the jobs' states and versions.
+	Output bool
+	Limit  int
+	Cursor int64 // ids above this
+}
+
 // Decision is an approver's verdict.
 type Decision string
 
@@ -353,6 +365,9 @@ const (
 	JobRefused   JobState = "refused" // not attempted by the agent: window ended, lock held, package held
 	JobSkipped   JobState = "skipped" // never handed out: cancelled, or the host stayed away
 )
+
+// JobStates lists the states.
+var JobStates = []JobState{JobPending, JobRunning, JobSucceeded, JobHealthy, JobFailed, JobRefused, JobSkipped}
 
 // Final reports whether a job in state s is finished (health aside).
 func (s JobState) Final() bool {

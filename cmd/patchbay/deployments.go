@@ -86,27 +86,63 @@ func newDeploymentsCommand(e *env) *cobra.Command {
 		})
 	show.Long = "Show a deployment. With -o json, the API's deployment with \"progress\" added: per ring, its jobs counted by state."
 
-	var kind string
-	jobs := deploymentCommand(&f, e, "jobs ID [--kind fetch|install|rollback]", "List a deployment's jobs: per host and kind, attempt, state, versions before and after",
+	var kind, state, host string
+	var withOutput bool
+	jobs := deploymentCommand(&f, e, "jobs ID [--kind K] [--state S] [--host ID|NAME] [--with-output]", "List a deployment's jobs: per host and kind, attempt, state, versions before and after",
 		func(cmd *cobra.Command, c *client.Client, id int64) error {
-			k := patchbay.JobKind(kind)
-			if !slices.Contains([]patchbay.JobKind{"", patchbay.JobFetch, patchbay.JobInstall, patchbay.JobRollback}, k) {
+			q := patchbay.JobFilter{Kind: patchbay.JobKind(kind), State: patchbay.JobState(state), Output: withOutput}
+			if !slices.Contains([]patchbay.JobKind{"", patchbay.JobFetch, patchbay.JobInstall, patchbay.JobRollback}, q.Kind) {
 				return usageErrorf("--kind %q: want fetch, install or rollback", kind)
+			}
+			if q.State != "" && !slices.Contains(patchbay.JobStates, q.State) {
+				return usageErrorf("--state %q: want one of %v", state, patchbay.JobStates)
+			}
+			if host != "" {
+				ids, err := resolveHosts(cmd.Context(), c, nil, []string{host}, nil)
+				if err != nil {
+					return err
+				}
+				q.HostID = ids[0]
 			}
 			d, err := c.Deployment(cmd.Context(), id)
 			if err != nil {
 				return err
 			}
-			js, err := c.DeploymentJobs(cmd.Context(), id, k)
-			if err != nil {
+			var js []patchbay.Job
+			for {
+				page, next, err := c.DeploymentJobPage(cmd.Context(), id, q)
+				if err != nil {
+					return err
+				}
+				js = append(js, page...)
+				if next == 0 {
+					break
+				}
+				q.Cursor = next
+			}
+			slices.SortStableFunc(js, func(a, b patchbay.Job) int {
+				return cmp.Or(cmp.Compare(a.Ring, b.Ring), cmp.Compare(a.HostID, b.HostID), cmp.Compare(a.Kind, b.Kind))
+			})
+			if err := jobTable(d, js, time.Now()).write(e.stdout, f.output); err != nil {
 				return err
 			}
-			return jobTable(d, js, time.Now()).write(e.stdout, f.output)
+			if withOutput && f.output == outputTable {
+				for _, j := range js {
+					if j.Output != "" {
+						fmt.Fprintf(e.stdout, "\n== job %d: %s on %s, attempt %d ==\n%s", j.ID, j.Kind, cmp.Or(j.Hostname, strconv.FormatInt(j.HostID, 10)), j.Attempt, j.Output)
+					}
+				}
+			}
+			return nil
 		})
 	jobs.Long = `List a deployment's jobs, by ring and host. BEFORE→AFTER shows each
 package's version read from the host's package database before and after
 the job ("?": not read yet, "-": not installed); until the job has run,
-AFTER is the version it installs.`
+AFTER is the version it installs. --with-output adds each job's output
+(the package manager's and hooks'), fetched 50 jobs at a time.`
+	jobs.Flags().StringVar(&state, "state", "", "only jobs in this state: pending, running, succeeded, healthy, failed, refused or skipped")
+	jobs.Flags().StringVar(&host, "host", "", "only this host's jobs (ID or hostname)")
+	jobs.Flags().BoolVar(&withOutput, "with-output", false, "include each job's output")
 	jobs.Flags().StringVar(&kind, "kind", "", "only jobs of this kind: fetch, install or rollback")
 
 	cmd.AddCommand(ls, show, newDeploymentCreateCommand(&f, e), jobs, newDeploymentWatchCommand(&f, e))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/patchbay/patchbay"
@@ -50,12 +51,56 @@ func (c *Client) DeploymentAction(ctx context.Context, id int64, action string) 
 	return res, c.do(ctx, "POST", fmt.Sprintf("/api/v1/deployments/%d/action", id), nil, apiv1.DeploymentActionRequest{Action: action}, &res)
 }
 
-// DeploymentJobs lists a deployment's jobs, of one kind or ("") all.
+// DeploymentJobs lists all of a deployment's jobs, of one kind or ("")
+// all, without their output, page by page.
 func (c *Client) DeploymentJobs(ctx context.Context, id int64, kind patchbay.JobKind) ([]patchbay.Job, error) {
+	var all []patchbay.Job
+	f := patchbay.JobFilter{Kind: kind, Limit: 1000}
+	for {
+		page, next, err := c.DeploymentJobPage(ctx, id, f)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if next == 0 {
+			return all, nil
+		}
+		f.Cursor = next
+	}
+}
+
+// DeploymentJobPage lists one page of a deployment's jobs that f selects,
+// and the cursor of the next (0: none).
+func (c *Client) DeploymentJobPage(ctx context.Context, id int64, f patchbay.JobFilter) ([]patchbay.Job, int64, error) {
 	q := url.Values{}
-	if kind != "" {
-		q.Set("kind", string(kind))
+	for k, v := range map[string]string{"kind": string(f.Kind), "state": string(f.State)} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if f.HostID != 0 {
+		q.Set("host", strconv.FormatInt(f.HostID, 10))
+	}
+	if f.Output {
+		q.Set("output", "true")
+	}
+	if f.Cursor != 0 {
+		q.Set("cursor", strconv.FormatInt(f.Cursor, 10))
+	}
+	if f.Limit != 0 {
+		q.Set("limit", strconv.Itoa(f.Limit))
 	}
 	var res apiv1.List[patchbay.Job]
-	return res.Items, c.do(ctx, "GET", fmt.Sprintf("/api/v1/deployments/%d/jobs", id), q, nil, &res)
+	if err := c.do(ctx, "GET", fmt.Sprintf("/api/v1/deployments/%d/jobs", id), q, nil, &res); err != nil {
+		return nil, 0, err
+	}
+	var next int64
+	if res.NextCursor != "" {
+		n, err := strconv.ParseInt(res.NextCursor, 10, 64)
+		if err != nil {
+			return nil, 0, fmt.Errorf("jobs of deployment %d: the server's next cursor %q is not a job id", id, res.NextCursor)
+		}
+		next = n
+	}
+	return res.Items, next, nil
 }

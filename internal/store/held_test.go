@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/store"
 	"github.com/patchbay/patchbay/internal/store/storetest"
 )
@@ -44,4 +45,56 @@ func TestReleasedDeployments(t *testing.T) {
 			t.Errorf("nothing held: %v, %v", got, err)
 		}
 	})
+}
+
+// TestJobPage: a deployment's jobs page by id, filtered by kind, state and
+// host, without their output unless asked.
+func TestJobPage(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		id, hosts := r6Running(t, s, 5, 0)
+		js := claim(t, s, hosts[0], nil)
+		if len(js) != 1 {
+			t.Fatalf("claimed %d", len(js))
+		}
+		if _, err := s.RecordJobResult(ctx, hosts[0], js[0].ID, protocolResult(js[0], "the output")); err != nil {
+			t.Fatal(err)
+		}
+		var all []patchbay.Job
+		var cursor int64
+		for pages := 0; ; pages++ {
+			page, next, err := s.JobPage(ctx, id, patchbay.JobFilter{Limit: 3, Cursor: cursor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) > 3 || pages > 5 {
+				t.Fatalf("page of %d, %d pages", len(page), pages)
+			}
+			all = append(all, page...)
+			if next == 0 {
+				break
+			}
+			cursor = next
+		}
+		if len(all) != 10 || !slices.IsSortedFunc(all, func(a, b patchbay.Job) int { return int(a.ID - b.ID) }) {
+			t.Fatalf("%d jobs over the pages (want 10: a fetch and an install for 5 hosts), in id order", len(all))
+		}
+		for _, j := range all {
+			if j.Output != "" {
+				t.Errorf("job %d carries its output unasked", j.ID)
+			}
+		}
+		page, _, err := s.JobPage(ctx, id, patchbay.JobFilter{Kind: patchbay.JobInstall, State: patchbay.JobHealthy, HostID: hosts[0], Output: true})
+		if err != nil || len(page) != 1 || page[0].ID != js[0].ID || page[0].Output != "the output" {
+			t.Fatalf("host 0's healthy install with output: %+v, %v", page, err)
+		}
+		if page, _, err := s.JobPage(ctx, id, patchbay.JobFilter{Kind: patchbay.JobInstall, State: patchbay.JobPending}); err != nil || len(page) != 4 {
+			t.Fatalf("pending installs: %d, %v; want 4", len(page), err)
+		}
+	})
+}
+
+func protocolResult(j protocol.Job, output string) protocol.JobResult {
+	return protocol.JobResult{Attempt: j.Attempt, Status: protocol.JobHealthy, Output: output, Started: time.Now(), Finished: time.Now(),
+		After: []protocol.PackageVersion{{Name: "hello", Arch: "all", Version: "1.1"}}}
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -113,6 +114,52 @@ func scanJob(r rowScanner) (patchbay.Job, error) {
 		j.HostLastSeen = &t
 	}
 	return j, nil
+}
+
+// JobPage lists a page of deployment's jobs that f selects, by id, and
+// the cursor of the next page (0: none).
+func (s *Store) JobPage(ctx context.Context, deployment int64, f patchbay.JobFilter) ([]patchbay.Job, int64, error) {
+	cols := jobColumns
+	if !f.Output {
+		cols = strings.Replace(cols, "j.output", "''", 1)
+	}
+	q := "SELECT " + cols + " FROM jobs j LEFT JOIN hosts h ON h.id = j.host_id WHERE j.deployment_id = ? AND j.id > ?"
+	args := []any{deployment, f.Cursor}
+	if f.Kind != "" {
+		q += " AND j.kind = ?"
+		args = append(args, f.Kind)
+	}
+	if f.State != "" {
+		q += " AND j.state = ?"
+		args = append(args, f.State)
+	}
+	if f.HostID != 0 {
+		q += " AND j.host_id = ?"
+		args = append(args, f.HostID)
+	}
+	limit := cmp.Or(f.Limit, 500)
+	rows, err := s.queryUncached(ctx, q+" ORDER BY j.id LIMIT ?", append(args, limit+1)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("jobs of deployment %d: %w", deployment, classify(err))
+	}
+	defer rows.Close()
+	out := []patchbay.Job{}
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("jobs of deployment %d: %w", deployment, classify(err))
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("jobs of deployment %d: %w", deployment, classify(err))
+	}
+	var next int64
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
 }
 
 // Jobs lists a deployment's jobs, by ring and host; kind "" lists every

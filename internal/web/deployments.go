@@ -3,8 +3,10 @@ package web
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -186,21 +188,71 @@ func (s *Server) handleDeploymentAction() http.Handler {
 
 func (s *Server) handleDeploymentJobs() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathIDQuery(r, "id", "kind")
+		id, err := pathIDQuery(r, "id", "kind", "state", "host", "output", "cursor", "limit")
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
-		kind := patchbay.JobKind(r.URL.Query().Get("kind"))
-		if kind != "" && kind != patchbay.JobFetch && kind != patchbay.JobInstall && kind != patchbay.JobRollback {
-			writeError(w, r, s.log, patchbay.FieldError(patchbay.EInvalid, "kind", "want fetch, install or rollback, got %q", kind))
+		f, err := jobFilter(r)
+		if err != nil {
+			writeError(w, r, s.log, err)
 			return
 		}
 		if _, err := s.store.Deployment(r.Context(), id); err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
-		jobs, err := s.store.Jobs(r.Context(), id, kind)
-		s.answer(w, r, http.StatusOK, apiv1.List[patchbay.Job]{Items: jobs}, err)
+		jobs, next, err := s.store.JobPage(r.Context(), id, f)
+		page := apiv1.List[patchbay.Job]{Items: jobs}
+		if next > 0 {
+			page.NextCursor = strconv.FormatInt(next, 10)
+		}
+		s.answer(w, r, http.StatusOK, page, err)
 	})
+}
+
+// jobFilter reads a job list's query: kind, state, host, output, and the
+// page (cursor, limit: 500 by default, at most 1000, or 50 with output).
+func jobFilter(r *http.Request) (patchbay.JobFilter, error) {
+	q := r.URL.Query()
+	f := patchbay.JobFilter{Kind: patchbay.JobKind(q.Get("kind")), State: patchbay.JobState(q.Get("state"))}
+	if f.Kind != "" && f.Kind != patchbay.JobFetch && f.Kind != patchbay.JobInstall && f.Kind != patchbay.JobRollback {
+		return f, patchbay.FieldError(patchbay.EInvalid, "kind", "want fetch, install or rollback, got %q", f.Kind)
+	}
+	if f.State != "" && !slices.Contains(patchbay.JobStates, f.State) {
+		return f, patchbay.FieldError(patchbay.EInvalid, "state", "want one of %s, got %q", joinStates(patchbay.JobStates), f.State)
+	}
+	switch q.Get("output") {
+	case "", "false":
+	case "true":
+		f.Output = true
+	default:
+		return f, patchbay.FieldError(patchbay.EInvalid, "output", "want true or false, got %q", q.Get("output"))
+	}
+	host, err := queryInt(r, "host", 0, 1, math.MaxInt64)
+	if err != nil {
+		return f, err
+	}
+	cursor, err := queryInt(r, "cursor", 0, 0, math.MaxInt64)
+	if err != nil {
+		return f, err
+	}
+	most := int64(1000)
+	if f.Output {
+		most = 50 // a job's output is up to 256 KiB
+	}
+	limit, err := queryInt(r, "limit", min(500, most), 1, most)
+	if err != nil {
+		return f, err
+	}
+	f.HostID, f.Cursor, f.Limit = host, cursor, int(limit)
+	return f, nil
+}
+
+func joinStates(states []patchbay.JobState) string {
+	out := make([]string, len(states))
+	for i, st := range states {
+		out[i] = string(st)
+	}
+	return strings.Join(out, ", ")
 }
