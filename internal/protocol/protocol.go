@@ -12,8 +12,9 @@ import (
 
 // Version is the agent protocol's version. 1: enrollment, check-in with
 // facts and an inventory hash, compressed inventory upload. 2: jobs by long
-// poll, and their results.
-const Version = 2
+// poll, and their results. 3: polls name the deployments whose package
+// files the agent holds, and the answer releases those that ended.
+const Version = 3
 
 // Paths of the agent API.
 const (
