@@ -148,6 +148,10 @@ func (c *Controller) Step(ctx context.Context, id int64) (Decision, error) {
 		ch.ResetProgress = true
 	case d.State == patchbay.DeploymentCompleted:
 		ch.KeepUntil = now.Add(c.opt.Retention)
+	case d.Rollback:
+		// The rollbacks' wait (up to the progress deadline) counts from
+		// the order, not from a job that finished before it.
+		ch.ResetProgress = true
 	}
 	if !d.State.Active() {
 		ch.SkipPending = true // a finished deployment hands nothing out any more
@@ -196,7 +200,9 @@ func (c *Controller) Act(ctx context.Context, id int64, a Action, by string) (Tr
 	case EffectSkipPending:
 		ch.SkipPending = true
 	case EffectRollbackAll:
-		ch.RollbackAll, ch.SkipPending = true, true
+		// The rollbacks' wait (up to the progress deadline) counts from
+		// the order: the last job may have finished days ago.
+		ch.RollbackAll, ch.SkipPending, ch.ResetProgress = true, true, true
 	}
 	if tr.State == patchbay.DeploymentRunning && a == Resume {
 		ch.ResetProgress = true
@@ -204,6 +210,12 @@ func (c *Controller) Act(ctx context.Context, id int64, a Action, by string) (Tr
 			// Paused before anything started: it waits for its window
 			// again rather than counting as running.
 			ch.State = patchbay.DeploymentScheduled
+			if v.Deployment.ManualStart {
+				// Made with manual start: it waits for a person's start
+				// again, not for its window.
+				ch.Reason = patchbay.ReasonAwaitingStart
+				ch.Detail += "; it runs once a person starts it"
+			}
 		}
 	}
 	if err := c.st.ApplyRollout(ctx, ch); err != nil {

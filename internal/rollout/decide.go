@@ -161,7 +161,8 @@ func Decide(in Input) Decision {
 				return d
 			}
 			// Rollbacks start at once, outside windows too: the deadline
-			// counts in real time from the last job that finished.
+			// counts in real time from the order (the controller resets
+			// the progress then) or the last job that finished since.
 			if deadline := in.LastProgress.Add(in.ProgressDeadline); in.Now.Before(deadline) {
 				d.Wake = deadline
 				return d
@@ -173,6 +174,10 @@ func Decide(in Input) Decision {
 		}
 		if rolling > 0 {
 			detail += fmt.Sprintf("; %d did not report a rollback within the progress deadline (offline?) and may still run the versions the deployment installed", rolling)
+		}
+		if installing > 0 {
+			// Not rolled back when they finish: the deployment has ended.
+			detail += fmt.Sprintf("; %s still installing at the progress deadline (offline?) may end at the versions the deployment installed", hosts(installing))
 		}
 		return d.to(patchbay.DeploymentRolledBack, patchbay.ReasonRolledBack, detail)
 	}

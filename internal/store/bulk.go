@@ -33,7 +33,7 @@ func (t *Tx) insertRows(ctx context.Context, table string, cols []string, rows [
 		if len(chunk) == per {
 			_, err = t.exec(ctx, q, args...)
 		} else {
-			_, err = t.tx.ExecContext(ctx, t.s.rebind(q), args...)
+			_, err = t.tx.ExecContext(t.ctx(ctx), t.s.rebind(q), args...)
 			err = classify(err)
 		}
 		if err != nil {

@@ -113,6 +113,7 @@ func (s *Store) leadGroup(leader *groupReq) {
 	// The group outlives its leader's context: the others' work is in it.
 	ctx := context.WithoutCancel(leader.ctx)
 	err := s.inTx(ctx, func(tx *Tx) error {
+		tx.shared = true
 		for _, r := range batch {
 			if err := tx.savepoint(ctx, r); err != nil {
 				return err

@@ -312,7 +312,7 @@ func (q storeQuerier) queryRows(ctx context.Context, sql string, args ...any) (*
 }
 
 func (t *Tx) queryRows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	rows, err := t.tx.QueryContext(ctx, t.s.rebind(q), args...)
+	rows, err := t.tx.QueryContext(t.ctx(ctx), t.s.rebind(q), args...)
 	return rows, classify(err)
 }
 

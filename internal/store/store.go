@@ -352,6 +352,18 @@ type Tx struct {
 	s          *Store
 	tx         *sql.Tx
 	unprepared []string // statements to prepare once the transaction ends
+	shared     bool     // several callers' work (inGroupTx): see ctx
+}
+
+// ctx is the context a statement of t runs under. In a shared transaction
+// a caller's cancelled context must not reach the statement: the driver
+// then interrupts it, and SQLite rolls back the whole transaction when
+// the statement writes, every other caller's work with it.
+func (t *Tx) ctx(ctx context.Context) context.Context {
+	if t.shared {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 // stmt returns q's cached prepared statement bound to t, or nil when it is
@@ -360,6 +372,7 @@ type Tx struct {
 // connection is the transaction's). The statements run in transactions are
 // fixed texts, so the cache stays small.
 func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	ctx = t.ctx(ctx)
 	if st, ok := t.s.wstmts.Load(q); ok {
 		return t.tx.StmtContext(ctx, st.(*sql.Stmt))
 	}
@@ -368,6 +381,7 @@ func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
 }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	ctx = t.ctx(ctx)
 	var r sql.Result
 	var err error
 	if st := t.stmt(ctx, q); st != nil {
@@ -379,6 +393,7 @@ func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error
 }
 
 func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	ctx = t.ctx(ctx)
 	if st := t.stmt(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}

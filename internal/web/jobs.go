@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,8 +40,9 @@ func (s *signal) fire() {
 
 // hostSignals wakes the polls of chosen hosts.
 type hostSignals struct {
-	mu sync.Mutex
-	m  map[int64]*signal // at most one a host, kept: bounded by the fleet
+	mu      sync.Mutex
+	m       map[int64]*signal // at most one a host, kept: bounded by the fleet
+	waiting map[int64]int     // each host's polls in progress here
 }
 
 func (h *hostSignals) wait(host int64) <-chan struct{} {
@@ -57,11 +59,31 @@ func (h *hostSignals) wait(host int64) <-chan struct{} {
 	return sig.wait()
 }
 
-func (h *hostSignals) fire(hosts []int64) {
+// enter counts a poll of host in progress until leave is called.
+func (h *hostSignals) enter(host int64) (leave func()) {
 	h.mu.Lock()
-	sigs := make([]*signal, 0, len(hosts))
+	if h.waiting == nil {
+		h.waiting = map[int64]int{}
+	}
+	h.waiting[host]++
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		if h.waiting[host]--; h.waiting[host] <= 0 {
+			delete(h.waiting, host)
+		}
+		h.mu.Unlock()
+	}
+}
+
+// fire wakes the polls of up to n of hosts, those with a poll in progress
+// here: a host offline (whose jobs stay pending, the oldest of all) has
+// none, and waking it would wake nobody.
+func (h *hostSignals) fire(hosts []int64, n int) {
+	h.mu.Lock()
+	sigs := make([]*signal, 0, n)
 	for _, id := range hosts {
-		if sig := h.m[id]; sig != nil {
+		if sig := h.m[id]; sig != nil && h.waiting[id] > 0 && len(sigs) < n {
 			sigs = append(sigs, sig)
 		}
 	}
@@ -71,10 +93,13 @@ func (h *hostSignals) fire(hosts []int64) {
 	}
 }
 
-// slotWakes is how many waiting hosts a freed parallel slot wakes: one
-// takes it; a few more cover hosts outside their window, or polling
-// another server.
-const slotWakes = 4
+// slotWakes is how many waiting polls a freed parallel slot wakes: one
+// takes it; a few more cover hosts outside their window. They are chosen
+// among the first slotCandidates hosts whose install waits in the ring.
+const (
+	slotWakes      = 4
+	slotCandidates = 256
+)
 
 // JobsChanged wakes the agents waiting for jobs: a deployment moved (the
 // rollout controller calls it after every transition it stores).
@@ -111,6 +136,7 @@ func (s *Server) handleJobsPoll() http.Handler {
 		wait := min(max(time.Duration(req.WaitSeconds)*time.Second, 0), protocol.MaxPollWait)
 		deadline := time.Now().Add(wait)
 		host := hostSession(r).HostID
+		defer s.hostJobs.enter(host)()
 		for {
 			// Before claiming: a change during the claim is not missed.
 			woken, mine := s.jobs.wait(), s.hostJobs.wait(host)
@@ -122,6 +148,13 @@ func (s *Server) handleJobsPoll() http.Handler {
 			left := time.Until(deadline)
 			if len(jobs) > 0 || left <= 0 || s.stopping.Load() {
 				s.metrics.jobsHanded.Add(float64(len(jobs)))
+				// A deployment whose job the host is handed (one offered
+				// again after an answer was lost, say, a rollback of one
+				// ended since) still needs its files: the agent deletes
+				// released files before it runs the jobs.
+				release = slices.DeleteFunc(release, func(d int64) bool {
+					return slices.ContainsFunc(jobs, func(j protocol.Job) bool { return j.DeploymentID == d })
+				})
 				writeJSON(w, http.StatusOK, protocol.PollResponse{Jobs: nonNil(jobs), Release: release})
 				return
 			}
@@ -178,10 +211,10 @@ func (s *Server) handleJobResult() http.Handler {
 		case protocol.JobHealthy, protocol.JobFailed, protocol.JobRefused:
 			// The host no longer holds a slot of its ring's max_parallel:
 			// hosts waiting for one take it now, not at their next look.
-			if hosts, err := s.store.HostsAwaitingSlot(r.Context(), id, slotWakes); err != nil {
+			if hosts, err := s.store.HostsAwaitingSlot(r.Context(), id, slotCandidates); err != nil {
 				s.log.Warn("hosts waiting for a parallel slot", "job", id, "err", err)
 			} else {
-				s.hostJobs.fire(hosts)
+				s.hostJobs.fire(hosts, slotWakes)
 			}
 		}
 		if s.rollout != nil {
