@@ -104,6 +104,11 @@ type Deployment struct {
 	// through their windows: their jobs not taken by then are skipped, and
 	// the rollout goes on without them.
 	Deadline *time.Time `json:"deadline,omitempty"`
+	// OfflineGrace (seconds, 0: none) skips, once a ring has been open
+	// that long, the jobs its hosts have not taken (offline through their
+	// windows), and the rollout goes on; each ring gets its own. Policies
+	// set it from deadline_days.
+	OfflineGrace int `json:"offline_grace_seconds,omitempty"`
 	// ManualStart holds an approved deployment, its hosts having fetched
 	// ahead, until a person starts it; then its first ring opens with its
 	// window. Without it the first ring opens with the first window.

@@ -32,10 +32,11 @@ type Policy struct {
 	// advisory are never deferred.
 	DeferralDays int `json:"deferral_days"`
 	// DeadlineDays, when set, is how long the policy's deployments wait
-	// for hosts offline through their window: that many days after the
-	// window opens, the jobs they have not taken are skipped and the
-	// rollout goes on. 0: they wait for the policy's later windows (each
-	// deployment's progress deadline still halts one that stalls).
+	// for hosts offline through their window: that many days after their
+	// ring opened, the jobs they have not taken are skipped and the rollout
+	// goes on (the deployment's offline grace). 0: they wait for the
+	// policy's later windows (each deployment's progress deadline still
+	// halts one that stalls).
 	DeadlineDays int          `json:"deadline_days,omitempty"`
 	Windows      []WindowSpec `json:"windows"`
 	Rings        []RingSpec   `json:"rings"`

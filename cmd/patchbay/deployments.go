@@ -288,6 +288,7 @@ does not have is refused.`,
 	fl.BoolVar(&cf.req.ManualStart, "manual-start", false, "once approved, fetch ahead and wait for `deployments start ID`; then the first ring opens with its window")
 	fl.BoolVar(&cf.noAutoRollback, "no-auto-rollback", false, "do not roll a ring's failed hosts back when it crosses its threshold")
 	fl.StringVar(&cf.deadline, "deadline", "", "skip the hosts that have not taken their jobs by then (offline through their windows): days (3d), a duration (72h), a date or an RFC 3339 time")
+	fl.StringVar(&cf.req.OfflineGrace, "offline-grace", "", "skip a ring's hosts that have not taken their jobs this long after the ring opened (72h); each ring gets its own")
 	fl.StringVar(&cf.req.ProgressDeadline, "progress-deadline", "", `halt when no host finished for this long inside a window (server default 2h; "0": never)`)
 	fl.StringVar(&cf.reboot, "reboot", "", "never, if-required (server default) or always")
 	fl.StringVar(&cf.rebootDelay, "reboot-delay", "", "how long after the notice the reboot happens, such as 5m")
@@ -694,6 +695,9 @@ func printDeployment(e *env, d patchbay.Deployment, progress []ringProgress) {
 	}
 	if d.Deadline != nil {
 		row("skips offline hosts at", d.Deadline.UTC().Format(time.RFC3339))
+	}
+	if d.OfflineGrace > 0 {
+		row("offline grace", fmt.Sprintf("a ring's hosts not started %s after it opened are skipped", time.Duration(d.OfflineGrace)*time.Second))
 	}
 	if d.ProgressDeadline > 0 {
 		row("deadline", fmt.Sprintf("halts when no host finished for %s inside a window", time.Duration(d.ProgressDeadline)*time.Second))

@@ -313,6 +313,9 @@ type CreateDeploymentRequest struct {
 	// ManualStart holds it, once approved and fetched ahead, until a
 	// person starts it (action start).
 	ManualStart bool `json:"manual_start,omitempty"`
+	// OfflineGrace ("72h") skips, once a ring has been open that long, the
+	// jobs its hosts have not taken; each ring gets its own.
+	OfflineGrace string `json:"offline_grace,omitempty"`
 }
 
 // DeploymentActionRequest takes an action on a deployment: submit, start,

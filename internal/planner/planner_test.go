@@ -276,9 +276,9 @@ func TestScheduleProposesOncePerWindow(t *testing.T) {
 			t.Fatalf("window start = %v, want %v", d.WindowStart, sat.Add(-30*time.Minute))
 		}
 		// Hosts offline through the window are skipped the policy's 3
-		// days after it opened.
-		if want := d.WindowStart.Add(72 * time.Hour); d.Deadline == nil || !d.Deadline.Equal(want) {
-			t.Fatalf("deadline = %v, want %v", d.Deadline, want)
+		// days after their ring opened.
+		if d.OfflineGrace != 3*24*60*60 || d.Deadline != nil {
+			t.Fatalf("offline grace %d s, deadline %v; want 3 days, no deadline", d.OfflineGrace, d.Deadline)
 		}
 		// Down for the whole next weekend: that window is missed, then the
 		// one after runs.

@@ -96,8 +96,9 @@ func Deployment(c *policy.Compiled, p policy.Proposal) *patchbay.Deployment {
 		ProgressDeadline: int(defaultProgressDeadline / time.Second),
 	}
 	if c.DeadlineDays > 0 {
-		deadline := start.Add(time.Duration(c.DeadlineDays) * 24 * time.Hour)
-		d.Deadline = &deadline
+		// Per ring, from its opening: a ring that opens days after the
+		// first (soak times, a person's promotion) gets its own wait.
+		d.OfflineGrace = c.DeadlineDays * 24 * 60 * 60
 	}
 	if p.NeedsApproval {
 		d.State, d.Reason = patchbay.DeploymentAwaitingApproval, patchbay.ReasonNeedsApprove

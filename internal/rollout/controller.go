@@ -133,12 +133,13 @@ func (c *Controller) Step(ctx context.Context, id int64) (Decision, error) {
 		return Decision{}, err
 	}
 	d := Decide(in)
-	if !d.Changed && !d.SkipOffline && d.Current == v.Current {
+	if !d.Changed && !d.SkipOffline && !d.SkipOfflineRing && d.Current == v.Current {
 		return d, nil
 	}
 	ch := store.RolloutChange{ID: id, FromState: v.Deployment.State, FromReason: v.Deployment.Reason, State: d.State, Reason: d.Reason,
-		Detail: d.Detail, Current: d.Current, Wake: d.Wake, Actor: "rollout", RollbackRing: d.Rollback, SkipOffline: d.SkipOffline}
-	if d.SkipOffline && !d.Changed {
+		Detail: d.Detail, Current: d.Current, Wake: d.Wake, Actor: "rollout", RollbackRing: d.Rollback, SkipOffline: d.SkipOffline,
+		SkipOfflineRing: d.SkipOfflineRing}
+	if (d.SkipOffline || d.SkipOfflineRing) && !d.Changed {
 		ch.Detail = v.Deployment.Detail
 	}
 	switch {
@@ -158,6 +159,10 @@ func (c *Controller) Step(ctx context.Context, id int64) (Decision, error) {
 	}
 	if err := c.st.ApplyRollout(ctx, ch); err != nil {
 		return d, err
+	}
+	if d.SkipOfflineRing {
+		c.opt.Logger.Warn("offline grace passed: hosts of the ring that did not take their jobs are skipped", "id", id, "ring", d.Current)
+		c.Nudge() // decide again with them skipped
 	}
 	if d.SkipOffline {
 		c.opt.Logger.Warn("deployment deadline passed: hosts that did not take their jobs are skipped", "id", id)
@@ -248,6 +253,7 @@ func installStarted(v *store.RolloutView) bool {
 func inputOf(v *store.RolloutView, now time.Time) (Input, error) {
 	d := v.Deployment
 	in := Input{State: d.State, Reason: d.Reason, Current: v.Current, AutoRollback: v.AutoRollback, ManualStart: d.ManualStart,
+		OfflineGrace: time.Duration(d.OfflineGrace) * time.Second, RingOpened: v.RingOpened,
 		ProgressDeadline: v.ProgressDeadline, LastProgress: v.LastProgress, Now: now}
 	if d.Deadline != nil {
 		in.Deadline = *d.Deadline

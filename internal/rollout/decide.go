@@ -73,6 +73,10 @@ type Input struct {
 	AutoRollback bool
 	// ManualStart holds the deployment scheduled until a person starts it.
 	ManualStart bool
+	// OfflineGrace, when set, skips the current ring's jobs hosts have not
+	// taken that long after the ring opened (RingOpened).
+	OfflineGrace time.Duration
+	RingOpened   time.Time
 	// ProgressDeadline halts a running deployment in which no job reached
 	// a final state for that long while a window was open (0: none).
 	// LastProgress is when one last did, or when the deployment last
@@ -98,6 +102,9 @@ type Decision struct {
 	Current  int
 	Changed  bool
 	Rollback bool
+	// SkipOfflineRing asks the controller to skip the current ring's jobs
+	// not taken within the offline grace after it opened.
+	SkipOfflineRing bool
 	// SkipOffline asks the controller to skip the jobs not taken by the
 	// deployment's deadline, which passed.
 	SkipOffline bool
@@ -188,16 +195,31 @@ func Decide(in Input) Decision {
 // jobs hosts have not taken are skipped first; before it, the deadline is
 // a time to look again.
 func decideRunning(in Input, d Decision) Decision {
-	if in.Deadline.IsZero() || pendingJobs(in.Rings) == 0 {
-		return decideRings(in, d)
+	// Hosts of the current ring that have not taken their jobs this long
+	// after it opened are skipped: each ring gets its grace.
+	var grace time.Time
+	if cur := d.Current; in.OfflineGrace > 0 && !in.RingOpened.IsZero() && cur < len(in.Rings) && in.Rings[cur].Status.Pending > 0 {
+		grace = in.RingOpened.Add(in.OfflineGrace)
+		if !in.Now.Before(grace) {
+			d.SkipOfflineRing = true // decided again once they are skipped
+			return d
+		}
 	}
-	if !in.Now.Before(in.Deadline) {
-		d.SkipOffline = true // decided again once they are skipped
-		return d
+	var deadline time.Time
+	if !in.Deadline.IsZero() && pendingJobs(in.Rings) > 0 {
+		if !in.Now.Before(in.Deadline) {
+			d.SkipOffline = true // decided again once they are skipped
+			return d
+		}
+		deadline = in.Deadline
 	}
 	out := decideRings(in, d)
-	if out.State == patchbay.DeploymentRunning && (out.Wake.IsZero() || in.Deadline.Before(out.Wake)) {
-		out.Wake = in.Deadline
+	if out.State == patchbay.DeploymentRunning {
+		for _, t := range []time.Time{grace, deadline} {
+			if !t.IsZero() && (out.Wake.IsZero() || t.Before(out.Wake)) {
+				out.Wake = t
+			}
+		}
 	}
 	return out
 }
@@ -267,7 +289,7 @@ func decideRings(in Input, d Decision) Decision {
 	d = d.to(patchbay.DeploymentRunning, patchbay.ReasonPromoted, fmt.Sprintf("ring %q soaked; ring %q started", r.Rule.Name, next.Rule.Name))
 	d.Current = cur + 1
 	// The next ring may be empty, or already done: decide again from it.
-	in.Current, in.Reason, in.LastProgress = d.Current, d.Reason, in.Now
+	in.Current, in.Reason, in.LastProgress, in.RingOpened = d.Current, d.Reason, in.Now, in.Now
 	again := decideRunning(in, d)
 	again.Changed = true
 	return again

@@ -127,6 +127,14 @@ func TestDecide(t *testing.T) {
 			Input{State: patchbay.DeploymentScheduled, Reason: patchbay.ReasonStartOrdered, ManualStart: true, WindowOpen: true, WindowOpened: t0, Now: t0,
 				Rings: []Ring{ring("rest", first, 0, false, RingStatus{Hosts: 3, Pending: 3})}},
 			Decision{State: patchbay.DeploymentRunning, Reason: patchbay.ReasonStarted, Changed: true}},
+		{"offline grace ahead: a time to look again",
+			Input{State: patchbay.DeploymentRunning, Reason: patchbay.ReasonRingOpen, Rings: []Ring{ring("rest", first, 0, false, RingStatus{Hosts: 3, Pending: 1, Succeeded: 2, Healthy: 2})},
+				OfflineGrace: time.Hour, RingOpened: t0, Now: t0.Add(time.Minute)},
+			Decision{State: patchbay.DeploymentRunning, Reason: patchbay.ReasonRingOpen, Wake: t0.Add(time.Hour)}},
+		{"offline grace passed: the ring's hosts not started are skipped",
+			Input{State: patchbay.DeploymentRunning, Reason: patchbay.ReasonRingOpen, Rings: []Ring{ring("rest", first, 0, false, RingStatus{Hosts: 3, Pending: 1, Succeeded: 2, Healthy: 2})},
+				OfflineGrace: time.Hour, RingOpened: t0, Now: t0.Add(time.Hour)},
+			Decision{State: patchbay.DeploymentRunning, Reason: patchbay.ReasonRingOpen, SkipOfflineRing: true}},
 		{"rolling back: waits for the rollbacks",
 			Input{State: patchbay.DeploymentHalted, Reason: patchbay.ReasonRollingBack, Rings: []Ring{ring("early", five, 0, false, RingStatus{Hosts: 20, RollingBack: 2, RolledBack: 2})}, Now: t0},
 			Decision{State: patchbay.DeploymentHalted, Reason: patchbay.ReasonRollingBack}},
@@ -197,6 +205,7 @@ func TestDecideFixedPoint(t *testing.T) {
 		patchbay.ReasonThreshold, patchbay.ReasonAwaitingPromotion, patchbay.ReasonResumed, patchbay.ReasonAwaitingStart, patchbay.ReasonStartOrdered}
 	for i := range 20000 {
 		in := Input{State: states[r.IntN(len(states))], Reason: reasons[r.IntN(len(reasons))], AutoRollback: r.IntN(2) == 0, ManualStart: r.IntN(4) == 0,
+			OfflineGrace: time.Duration(r.IntN(3)) * 40 * time.Minute, RingOpened: t0.Add(-time.Duration(r.IntN(120)) * time.Minute),
 			WindowOpen: r.IntN(2) == 0, WindowOpened: t0.Add(-time.Duration(r.IntN(120)) * time.Minute),
 			ProgressDeadline: time.Duration(r.IntN(3)) * 30 * time.Minute, LastProgress: t0.Add(-time.Duration(r.IntN(180)) * time.Minute), Now: t0}
 		for range r.IntN(5) {

@@ -19,7 +19,8 @@ type deploymentSpec struct {
 	Reboot  patchbay.RebootRule   `json:"reboot"`
 	Checks  patchbay.HostChecks   `json:"checks"`
 	// ManualStart is here, not a column: nothing queries it.
-	ManualStart bool `json:"manual_start,omitempty"`
+	ManualStart  bool `json:"manual_start,omitempty"`
+	OfflineGrace int  `json:"offline_grace_seconds,omitempty"`
 }
 
 // deploymentSummary is what the audit trail keeps of a deployment.
@@ -133,7 +134,7 @@ func (t *Tx) insertDeployment(ctx context.Context, actor string, d *patchbay.Dep
 			return false, fmt.Errorf("find deployment %s: %w", d.Key, classify(err))
 		}
 	}
-	spec, err := json.Marshal(deploymentSpec{Windows: d.Windows, Rings: d.Rings, Reboot: d.Reboot, Checks: d.Checks, ManualStart: d.ManualStart})
+	spec, err := json.Marshal(deploymentSpec{Windows: d.Windows, Rings: d.Rings, Reboot: d.Reboot, Checks: d.Checks, ManualStart: d.ManualStart, OfflineGrace: d.OfflineGrace})
 	if err != nil {
 		return false, fmt.Errorf("encode deployment: %w", err)
 	}
@@ -219,7 +220,7 @@ func scanDeployment(r rowScanner) (*patchbay.Deployment, error) {
 	if err := json.Unmarshal([]byte(spec), &sp); err != nil {
 		return nil, fmt.Errorf("decode deployment %d: %w", d.ID, err)
 	}
-	d.Windows, d.Rings, d.Reboot, d.Checks, d.ManualStart = sp.Windows, sp.Rings, sp.Reboot, sp.Checks, sp.ManualStart
+	d.Windows, d.Rings, d.Reboot, d.Checks, d.ManualStart, d.OfflineGrace = sp.Windows, sp.Rings, sp.Reboot, sp.Checks, sp.ManualStart, sp.OfflineGrace
 	d.Emergency, d.CreatedAt, d.UpdatedAt = emergency != 0, fromMicros(created), fromMicros(updated)
 	return &d, nil
 }

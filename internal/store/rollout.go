@@ -20,7 +20,10 @@ type RolloutView struct {
 	AutoRollback     bool
 	ProgressDeadline time.Duration
 	KeepUntil        *time.Time
-	Forgiven         map[int]int
+	// RingOpened is when the ring in progress opened (zero before the
+	// deployment first ran).
+	RingOpened time.Time
+	Forgiven   map[int]int
 	// Counts holds, per ring, the number of jobs of each kind and state.
 	Counts []map[JobCount]int
 	// Finished is, per ring, when its last install job finished.
@@ -67,12 +70,12 @@ func (s *Store) rollout(ctx context.Context, q querier, id int64) (*RolloutView,
 		return nil, err
 	}
 	v := &RolloutView{Deployment: *d, Forgiven: map[int]int{}}
-	var last, keep sql.NullInt64
+	var last, keep, opened sql.NullInt64
 	var auto int
 	var deadline int64
 	var forgiven string
-	err = q.queryRow(ctx, `SELECT current_ring, last_progress, auto_rollback, progress_deadline, keep_until, forgiven FROM deployments WHERE id = ?`, id).
-		Scan(&v.Current, &last, &auto, &deadline, &keep, &forgiven)
+	err = q.queryRow(ctx, `SELECT current_ring, last_progress, auto_rollback, progress_deadline, keep_until, forgiven, ring_opened_at FROM deployments WHERE id = ?`, id).
+		Scan(&v.Current, &last, &auto, &deadline, &keep, &forgiven, &opened)
 	if err != nil {
 		return nil, fmt.Errorf("rollout of deployment %d: %w", id, classify(err))
 	}
@@ -82,6 +85,9 @@ func (s *Store) rollout(ctx context.Context, q querier, id int64) (*RolloutView,
 	if keep.Valid {
 		t := fromMicros(keep.Int64)
 		v.KeepUntil = &t
+	}
+	if opened.Valid {
+		v.RingOpened = fromMicros(opened.Int64)
 	}
 	v.AutoRollback, v.ProgressDeadline = auto != 0, time.Duration(deadline)*time.Second
 	if err := json.Unmarshal([]byte(forgiven), &v.Forgiven); err != nil {
@@ -151,22 +157,25 @@ type RolloutChange struct {
 	Wake       time.Time
 	Actor      string
 	// What happens to the jobs.
-	MakeJobs      bool // the deployment is scheduled: make its hosts' jobs
-	SkipPending   bool // jobs not handed out are skipped
-	SkipOffline   bool // the deadline passed: fetch and install jobs not taken are skipped, saying why
-	RetryRing     bool // the current ring's failed install (and fetch) jobs run again
-	ForgiveRing   bool // the current ring's failures so far are accepted
-	RollbackRing  bool // the current ring's failed hosts roll back
-	RollbackAll   bool // every host the deployment changed rolls back
-	ResetProgress bool // the progress deadline counts from now
-	KeepUntil     time.Time
+	MakeJobs    bool // the deployment is scheduled: make its hosts' jobs
+	SkipPending bool // jobs not handed out are skipped
+	SkipOffline bool // the deadline passed: fetch and install jobs not taken are skipped, saying why
+	// SkipOfflineRing: the current ring's offline grace passed: its fetch
+	// and install jobs not taken are skipped, saying why.
+	SkipOfflineRing bool
+	RetryRing       bool // the current ring's failed install (and fetch) jobs run again
+	ForgiveRing     bool // the current ring's failures so far are accepted
+	RollbackRing    bool // the current ring's failed hosts roll back
+	RollbackAll     bool // every host the deployment changed rolls back
+	ResetProgress   bool // the progress deadline counts from now
+	KeepUntil       time.Time
 }
 
 // ApplyRollout stores c in one transaction, with its audit event.
 func (s *Store) ApplyRollout(ctx context.Context, c RolloutChange) error {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	return s.inTx(ctx, func(tx *Tx) error {
-		state, reason, _, err := tx.lockDeployment(ctx, c.ID)
+		state, reason, current, err := tx.lockDeployment(ctx, c.ID)
 		if err != nil {
 			return err
 		}
@@ -185,6 +194,10 @@ func (s *Store) ApplyRollout(ctx context.Context, c RolloutChange) error {
 		args := []any{c.State, c.Reason, c.Detail, c.Current, nullTimeValue(c.Wake), micros(now)}
 		if c.ResetProgress {
 			q += ", last_progress = ?"
+			args = append(args, micros(now))
+		}
+		if c.State == patchbay.DeploymentRunning && (state != patchbay.DeploymentRunning || c.Current != current) {
+			q += ", ring_opened_at = ?" // the offline grace counts from here
 			args = append(args, micros(now))
 		}
 		if !c.KeepUntil.IsZero() {
@@ -241,6 +254,13 @@ func (t *Tx) jobEffects(ctx context.Context, c RolloutChange, now time.Time) err
 	if c.SkipOffline {
 		if err := exec("skip hosts past the deadline", `UPDATE jobs SET state = 'skipped', reason = 'the host did not take it before the deployment''s deadline',
 			updated_at = ? WHERE deployment_id = ? AND kind IN ('fetch', 'install') AND state = 'pending'`, micros(now), c.ID); err != nil {
+			return err
+		}
+	}
+	if c.SkipOfflineRing {
+		if err := exec("skip hosts past the ring's offline grace", `UPDATE jobs SET state = 'skipped',
+			reason = 'the host did not take it within the offline grace after its ring opened', updated_at = ?
+			WHERE deployment_id = ? AND kind IN ('fetch', 'install') AND state = 'pending' AND ring = ?`, micros(now), c.ID, c.Current); err != nil {
 			return err
 		}
 	}

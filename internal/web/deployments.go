@@ -94,6 +94,13 @@ func (s *Server) newDeployment(ctx context.Context, req apiv1.CreateDeploymentRe
 			return nil, patchbay.FieldError(patchbay.EUnprocessable, "progress_deadline", "%q is not a duration such as \"2h\" (\"0\": none)", req.ProgressDeadline)
 		}
 	}
+	var grace time.Duration
+	if req.OfflineGrace != "" {
+		var err error
+		if grace, err = time.ParseDuration(req.OfflineGrace); err != nil || grace < time.Minute || grace > 90*24*time.Hour {
+			return nil, patchbay.FieldError(patchbay.EUnprocessable, "offline_grace", "%q is not a duration from 1m to 2160h such as \"72h\"", req.OfflineGrace)
+		}
+	}
 	if req.Deadline != nil && !req.Deadline.After(s.now()) {
 		return nil, patchbay.FieldError(patchbay.EUnprocessable, "deadline", "%s is not in the future", req.Deadline.UTC().Format(time.RFC3339))
 	}
@@ -103,7 +110,7 @@ func (s *Server) newDeployment(ctx context.Context, req apiv1.CreateDeploymentRe
 	d := &patchbay.Deployment{Name: req.Name, State: patchbay.DeploymentAwaitingApproval, Reason: patchbay.ReasonNeedsApprove, Checks: req.Checks,
 		Detail: "made by a person; an approver decides", Emergency: req.Emergency, Windows: nonNil(req.Windows), Reboot: req.Reboot,
 		AutoRollback: req.AutoRollback == nil || *req.AutoRollback, ProgressDeadline: int(deadline / time.Second),
-		Deadline: req.Deadline, ManualStart: req.ManualStart}
+		Deadline: req.Deadline, ManualStart: req.ManualStart, OfflineGrace: int(grace / time.Second)}
 	if req.Emergency {
 		d.Detail = "EMERGENCY: skips maintenance windows and deferral; an approver decides"
 	}
