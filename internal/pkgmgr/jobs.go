@@ -127,9 +127,9 @@ func (j *AptJobs) keepChanged(ctx context.Context, actions []protocol.Action, ou
 		return err
 	}
 	var names []string
-	for _, v := range now {
-		if v.Version == "" {
-			continue
+	for i, v := range now {
+		if v.Version == "" || v.Version == actions[i].Version {
+			continue // nothing to go back to, or already the target (a job run again)
 		}
 		if _, missing := lookup(j.dir("kept"), []protocol.Action{{Name: v.Name, Version: v.Version}}); len(missing) > 0 {
 			names = append(names, v.Name)

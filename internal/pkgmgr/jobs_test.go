@@ -2,6 +2,8 @@ package pkgmgr
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -68,4 +70,59 @@ func TestAptJobsStory(t *testing.T) {
 	if _, err := j.Restore(ctx, []protocol.Action{{Name: "story-pb", Version: "0.9"}}); err == nil || !strings.Contains(err.Error(), "no kept file") {
 		t.Fatalf("Restore of a version never kept: %v", err)
 	}
+}
+
+// TestAptJobsKeepsChangedVersion: between a host's fetch (which kept 1.0)
+// and its install window, someone upgrades it to 1.1 by hand. The install
+// of the broken 1.2 then fails, and the rollback goes to 1.1, the version
+// before the install: kept by the install itself, since the fetch never
+// saw it, although the archive no longer holds it.
+func TestAptJobsKeepsChangedVersion(t *testing.T) {
+	t.Parallel()
+	f := newStoryFixture(t, lib10, lib11, app10, app11, app12)
+	ctx := context.Background()
+	if res, err := f.apt.Install(ctx, []Action{act("story-pb", "1.0"), act("storylib-pb", "1.0")}, InstallOptions{}); err != nil {
+		t.Fatalf("install 1.0: %v\n%s", err, res.Output)
+	}
+	j := &AptJobs{Apt: f.apt, Dir: t.TempDir()}
+	to12 := []protocol.Action{{Name: "story-pb", Version: "1.2"}}
+	before, _ := j.Versions(ctx, to12)
+	if out, err := j.Fetch(ctx, to12, before); err != nil {
+		t.Fatalf("Fetch 1.2: %v\n%s", err, out)
+	}
+	if res, err := f.apt.Install(ctx, []Action{act("story-pb", "1.1")}, InstallOptions{}); err != nil { // by hand
+		t.Fatalf("install 1.1 by hand: %v\n%s", err, res.Output)
+	}
+	f.CleanCache(t)
+	f.publish(t, lib10, lib11, app10, app12) // 1.1 leaves the archive
+	out, err := j.Install(ctx, to12)
+	if err == nil {
+		t.Fatalf("Install of the broken 1.2 succeeded:\n%s", out)
+	}
+	if !strings.Contains(out, "kept story-pb:all=1.1") {
+		t.Errorf("the install did not keep the version it found first:\n%s", out)
+	}
+	if out, err := j.Restore(ctx, []protocol.Action{{Name: "story-pb", Version: "1.1"}}); err != nil {
+		t.Fatalf("Restore 1.1: %v\n%s", err, out)
+	}
+	if after, _ := j.Versions(ctx, to12); after[0].Version != "1.1" {
+		t.Fatalf("after the rollback: %+v; want 1.1", after)
+	}
+	// The same install again, the host already at its target: nothing
+	// more is kept.
+	if err := os.RemoveAll(filepath.Join(j.Dir, "kept")); err != nil {
+		t.Fatal(err)
+	}
+	if out := keepChangedOutput(t, j, []protocol.Action{{Name: "story-pb", Version: "1.1"}}); out != "" {
+		t.Errorf("keeping before an install the host already has: %q, want nothing", out)
+	}
+}
+
+func keepChangedOutput(t *testing.T, j *AptJobs, actions []protocol.Action) string {
+	t.Helper()
+	var out strings.Builder
+	if err := j.keepChanged(context.Background(), actions, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
 }
