@@ -385,9 +385,11 @@ func (s JobState) Final() bool {
 
 // JobAction is one exact package version a job installs.
 type JobAction struct {
-	Name    string `json:"name"`
-	Arch    string `json:"arch,omitempty"`
-	Version string `json:"version"`
+	// Ecosystem is the package's (deb, rpm, apk), from the update planned.
+	Ecosystem string `json:"ecosystem,omitempty"`
+	Name      string `json:"name"`
+	Arch      string `json:"arch,omitempty"`
+	Version   string `json:"version"`
 }
 
 // PackageVersion is one package's version on a host, "" when it is not

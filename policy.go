@@ -146,6 +146,10 @@ type RingSpec struct {
 	FailureThreshold string `json:"failure_threshold,omitempty"`
 	// SoakTime is how long the ring stays healthy before the next starts.
 	SoakTime string `json:"soak_time,omitempty"`
+	// MinHealthy ("10m"), when set, is how long each host of the ring must
+	// stay healthy after patching to count as done, instead of the
+	// deployment's checks' min_healthy_seconds (a pilot watched longer).
+	MinHealthy string `json:"min_healthy,omitempty"`
 	// ManualPromotion makes a person start the next ring.
 	ManualPromotion bool `json:"manual_promotion,omitempty"`
 }

@@ -25,6 +25,7 @@ const (
 	MaxRings          = 10
 	MaxRingNameLen    = 63
 	MaxSoakTime       = 30 * 24 * time.Hour
+	MaxMinHealthy     = 24 * time.Hour
 	MaxRebootDelay    = 24 * time.Hour
 	MaxSLADays        = 3650
 	MaxPatterns       = 100 // include or exclude patterns in one list
@@ -51,8 +52,9 @@ type Compiled struct {
 // RingRule is a ring of a compiled policy with its text fields parsed.
 type RingRule struct {
 	patchbay.RingSpec
-	Threshold Threshold
-	Soak      time.Duration
+	Threshold  Threshold
+	Soak       time.Duration
+	MinHealthy time.Duration // 0: the deployment's checks say
 }
 
 // Threshold is a ring's failure threshold: a number of hosts, or a
@@ -313,6 +315,9 @@ func (c *Compiled) compileRings() error {
 		if rr.Soak, msg = parseDuration(r.SoakTime, MaxSoakTime, "720h (30 days)"); msg != "" {
 			return invalid(field+".soak_time", "%s", msg)
 		}
+		if rr.MinHealthy, msg = parseDuration(r.MinHealthy, MaxMinHealthy, "24h"); msg != "" {
+			return invalid(field+".min_healthy", "%s", msg)
+		}
 		c.rings = append(c.rings, rr)
 	}
 	return nil
@@ -439,6 +444,7 @@ func Normalize(p *patchbay.Policy) {
 		r := &p.Rings[i]
 		r.Name, r.Label, r.Group = strings.TrimSpace(r.Name), strings.TrimSpace(r.Label), strings.TrimSpace(r.Group)
 		r.FailureThreshold, r.SoakTime = strings.TrimSpace(r.FailureThreshold), strings.TrimSpace(r.SoakTime)
+		r.MinHealthy = strings.TrimSpace(r.MinHealthy)
 	}
 	p.Reboot.Mode = patchbay.RebootMode(strings.TrimSpace(string(p.Reboot.Mode)))
 	if p.Reboot.Mode == "" {

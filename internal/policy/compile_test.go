@@ -130,6 +130,8 @@ func TestCompileErrors(t *testing.T) {
 		{"soak words", rings(patchbay.RingSpec{Name: "a", SoakTime: "a day"}), "rings[0].soak_time", "not a duration"},
 		{"soak negative", rings(patchbay.RingSpec{Name: "a", SoakTime: "-1h"}), "rings[0].soak_time", "negative"},
 		{"soak long", rings(patchbay.RingSpec{Name: "a", SoakTime: "721h"}), "rings[0].soak_time", "at most 720h"},
+		{"min healthy words", rings(patchbay.RingSpec{Name: "a", MinHealthy: "ten minutes"}), "rings[0].min_healthy", "not a duration"},
+		{"min healthy long", rings(patchbay.RingSpec{Name: "a", MinHealthy: "25h"}), "rings[0].min_healthy", "at most 24h"},
 		{"reboot mode", func(p *patchbay.Policy) { p.Reboot.Mode = "sometimes" }, "reboot.mode", "never, if-required or always"},
 		{"reboot mode empty", func(p *patchbay.Policy) { p.Reboot.Mode = "" }, "reboot.mode", ""},
 		{"reboot delay", func(p *patchbay.Policy) { p.Reboot.Delay = "soon" }, "reboot.delay", "not a duration"},

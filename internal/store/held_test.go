@@ -98,3 +98,36 @@ func protocolResult(j protocol.Job, output string) protocol.JobResult {
 	return protocol.JobResult{Attempt: j.Attempt, Status: protocol.JobHealthy, Output: output, Started: time.Now(), Finished: time.Now(),
 		After: []protocol.PackageVersion{{Name: "hello", Arch: "all", Version: "1.1"}}}
 }
+
+// TestJobEcosystemAndRingHealth: a job carries its packages' ecosystem
+// (it said "deb" for every host), and a ring's own minimum healthy time
+// wins over the deployment's.
+func TestJobEcosystemAndRingHealth(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		secret := enrollSecret(t, s, store.NewEnrollSecret{})
+		e, err := s.Enroll(ctx, protocol.EnrollRequest{EnrollSecret: secret, Facts: facts("rocky-1", "rockym01")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &patchbay.Deployment{Name: "openssl", State: patchbay.DeploymentApproved, Reason: patchbay.ReasonApproved, Emergency: true,
+			Windows: []patchbay.WindowSpec{}, Checks: patchbay.HostChecks{MinHealthySeconds: 60},
+			Rings: []patchbay.Ring{{RingSpec: patchbay.RingSpec{Name: "pilot", MinHealthy: "15m"}, Hosts: 1}},
+			Hosts: []patchbay.DeploymentHost{{HostID: e.HostID, Updates: []patchbay.PlannedUpdate{
+				{Ecosystem: "rpm", Name: "openssl", Arch: "x86_64", FromVersion: "1:3.0.7-24.el9", ToVersion: "1:3.0.7-25.el9", Class: "security"}}}}}
+		if err := s.CreateDeployment(ctx, "user:op", d); err != nil {
+			t.Fatal(err)
+		}
+		apply(t, s, store.RolloutChange{ID: d.ID, FromState: patchbay.DeploymentApproved, FromReason: patchbay.ReasonApproved,
+			State: patchbay.DeploymentRunning, Reason: patchbay.ReasonStarted, MakeJobs: true, Actor: "rollout"})
+		fetch := claim(t, s, e.HostID, nil)
+		if len(fetch) != 1 || fetch[0].Ecosystem != "rpm" {
+			t.Fatalf("fetch job %+v, want one of ecosystem rpm", fetch)
+		}
+		report(t, s, e.HostID, fetch[0], protocol.JobSucceeded, time.Now())
+		install := claim(t, s, e.HostID, nil)
+		if len(install) != 1 || install[0].Ecosystem != "rpm" || install[0].MinHealthySeconds != 15*60 {
+			t.Fatalf("install job %+v, want ecosystem rpm and the ring's 900 s of health", install)
+		}
+	})
+}

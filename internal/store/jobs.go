@@ -56,7 +56,7 @@ func (t *Tx) createJobs(ctx context.Context, d int64, now time.Time) (int, error
 		}
 		actions := make([]patchbay.JobAction, len(planned))
 		for i, p := range planned {
-			actions[i] = patchbay.JobAction{Name: p.Name, Arch: p.Arch, Version: p.ToVersion}
+			actions[i] = patchbay.JobAction{Ecosystem: p.Ecosystem, Name: p.Name, Arch: p.Arch, Version: p.ToVersion}
 		}
 		a, _ := json.Marshal(actions)
 		for _, kind := range []patchbay.JobKind{patchbay.JobFetch, patchbay.JobInstall} {
@@ -355,10 +355,16 @@ func (c JobCandidate) due(state patchbay.DeploymentState, reason patchbay.StateR
 // apply to installs and rollbacks; a fetch changes nothing installed.
 func (c JobCandidate) protocolJob(startBy time.Time) protocol.Job {
 	j := protocol.Job{ID: c.Job.ID, Attempt: c.Job.Attempt, DeploymentID: c.Job.DeploymentID, Kind: c.Job.Kind,
-		Ecosystem: "deb", Actions: c.Job.Actions, StartBy: startBy}
+		Actions: c.Job.Actions, StartBy: startBy}
+	if len(c.Job.Actions) > 0 {
+		j.Ecosystem = c.Job.Actions[0].Ecosystem // a host's updates come from its one package manager
+	}
 	if c.Job.Kind != patchbay.JobFetch {
 		j.Reboot, j.Services, j.MinHealthySeconds = c.Reboot, c.Checks.Services, c.Checks.MinHealthySeconds
 		j.PreHooks, j.PostHooks = c.Checks.PreHooks, c.Checks.PostHooks
+		if d, err := time.ParseDuration(c.Ring.MinHealthy); err == nil && d > 0 {
+			j.MinHealthySeconds = int(d / time.Second) // the ring's own, checked when the deployment was made
+		}
 	}
 	return j
 }

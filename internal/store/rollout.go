@@ -307,10 +307,10 @@ func (t *Tx) jobEffects(ctx context.Context, c RolloutChange, now time.Time) err
 		if err := exec("rollback scope", "UPDATE deployments SET rollback_scope = ? WHERE id = ? AND rollback_scope <> 'all'", scope, c.ID); err != nil {
 			return err
 		}
-		q := `SELECT host_id, ring, before FROM jobs WHERE deployment_id = ? AND kind = 'install' AND ring = ? AND state = 'failed'`
+		q := `SELECT host_id, ring, before, actions FROM jobs WHERE deployment_id = ? AND kind = 'install' AND ring = ? AND state = 'failed'`
 		args := []any{c.ID, c.Current}
 		if c.RollbackAll {
-			q = `SELECT host_id, ring, before FROM jobs WHERE deployment_id = ? AND kind = 'install' AND state IN ('succeeded', 'healthy', 'failed')`
+			q = `SELECT host_id, ring, before, actions FROM jobs WHERE deployment_id = ? AND kind = 'install' AND state IN ('succeeded', 'healthy', 'failed')`
 			args = args[:1]
 		}
 		rows, err := t.queryRows(ctx, q, args...)
@@ -321,17 +321,23 @@ func (t *Tx) jobEffects(ctx context.Context, c RolloutChange, now time.Time) err
 		for rows.Next() {
 			var host int64
 			var ring int
-			var before string
-			if err := rows.Scan(&host, &ring, &before); err != nil {
+			var before, installed string
+			if err := rows.Scan(&host, &ring, &before, &installed); err != nil {
 				rows.Close()
 				return fmt.Errorf("deployment %d: hosts to roll back: %w", c.ID, classify(err))
 			}
 			var vs []patchbay.PackageVersion
 			json.Unmarshal([]byte(before), &vs)
+			var targets []patchbay.JobAction
+			json.Unmarshal([]byte(installed), &targets)
+			eco := ""
+			if len(targets) > 0 {
+				eco = targets[0].Ecosystem
+			}
 			var actions []patchbay.JobAction
 			for _, v := range vs {
 				if v.Version != "" { // a package the deployment added stays: nothing to go back to
-					actions = append(actions, patchbay.JobAction{Name: v.Name, Arch: v.Arch, Version: v.Version})
+					actions = append(actions, patchbay.JobAction{Ecosystem: eco, Name: v.Name, Arch: v.Arch, Version: v.Version})
 				}
 			}
 			a, _ := json.Marshal(actions)
