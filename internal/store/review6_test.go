@@ -478,3 +478,23 @@ func TestRollbackAllCoversHostsMidInstall(t *testing.T) {
 		}
 	})
 }
+
+// TestLostInstallAfterTheEnd: an install handed out whose answer was lost
+// is offered again; in a deployment cancelled meanwhile, it is offered with
+// its start already past, so an agent that never got it refuses it (and
+// it is skipped) rather than installing for a cancelled deployment.
+func TestLostInstallAfterTheEnd(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		id, hosts := r6Running(t, s, 1, 0)
+		got := claim(t, s, hosts[0], nil) // the answer is lost
+		if len(got) != 1 {
+			t.Fatalf("claimed %d jobs, want the install", len(got))
+		}
+		apply(t, s, store.RolloutChange{ID: id, FromState: patchbay.DeploymentRunning, FromReason: patchbay.ReasonStarted,
+			State: patchbay.DeploymentCancelled, Reason: patchbay.ReasonCancelled, SkipPending: true, Actor: "user:op"})
+		again := claim(t, s, hosts[0], nil)
+		if len(again) != 1 || again[0].ID != got[0].ID || again[0].StartBy.After(time.Now()) {
+			t.Fatalf("offered again after the cancel: %+v; want the same job with its start past", again)
+		}
+	})
+}
