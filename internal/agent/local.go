@@ -1,11 +1,13 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -73,8 +75,17 @@ type updatesCache struct {
 // (GoSource) beside the modules of the binaries that could be read.
 func (l *LocalInventory) Inventory(ctx context.Context) protocol.Inventory {
 	inv := protocol.Inventory{Updates: []protocol.Update{}}
+	busyBefore := dpkgBusy(l.root())
 	inv.Packages, inv.Errors = ReadPackages(ctx, l.root())
-	if l.Updates != nil {
+	if busy := cmp.Or(busyBefore, dpkgBusy(l.root())); busy != "" {
+		// Mid-change, packages being upgraded are half-configured and
+		// would be reported gone: the server keeps the last good ones.
+		inv.Packages = slices.DeleteFunc(inv.Packages, func(p protocol.Package) bool { return p.Ecosystem == string(pkgdb.Deb) })
+		inv.Errors = append(inv.Errors, protocol.SourceError{Source: sourceNames[pkgdb.Deb], Message: busy})
+		if l.Updates != nil {
+			inv.Errors = append(inv.Errors, protocol.SourceError{Source: l.Updates.Name(), Message: busy})
+		}
+	} else if l.Updates != nil {
 		if err := l.refreshIfDue(ctx); err != nil {
 			// Stale indexes still list updates; say so and go on.
 			inv.Errors = append(inv.Errors, protocol.SourceError{Source: l.Updates.Name() + "-refresh", Message: err.Error()})
@@ -270,4 +281,14 @@ func (l LocalFacts) Facts(ctx context.Context) (protocol.Facts, error) {
 		msgs[i] = err.Error()
 	}
 	return f, errors.New(strings.Join(msgs, "; "))
+}
+
+// dpkgBusy says why dpkg's database under root cannot be read whole now
+// (a process holds its lock: packages are mid-change), or "".
+func dpkgBusy(root string) string {
+	busy, pid, err := pkgmgr.DpkgBusy(root)
+	if err != nil || !busy {
+		return ""
+	}
+	return fmt.Sprintf("dpkg is changing packages (process %d holds its lock); the last inventory stands until it is done", pid)
 }

@@ -125,3 +125,17 @@ func waitError(err error, path string, pid int, start time.Time) error {
 	}
 	return fmt.Errorf("%s held%s, waited %v: %w", path, holder, time.Since(start).Round(time.Millisecond), ErrLocked)
 }
+
+// DpkgBusy reports whether a process holds dpkg's frontend or database
+// lock under root ("" or "/": the host's), and which. While it does, dpkg's
+// database is mid-change: packages being upgraded are half-configured or
+// unpacked, and an inventory read then would report them gone.
+func DpkgBusy(root string) (busy bool, pid int, err error) {
+	root, err = cleanRoot(root)
+	if err != nil {
+		return false, 0, err
+	}
+	admin := filepath.Join(root, "var/lib/dpkg")
+	_, pid, busy, err = firstHeld([]string{filepath.Join(admin, frontendLock), filepath.Join(admin, databaseLock)})
+	return busy, pid, err
+}
