@@ -228,6 +228,8 @@ func (c *Controller) Act(ctx context.Context, id int64, a Action, by string) (Tr
 	}
 	c.changed()
 	c.Nudge()
+	// What was stored, which a resume before anything started changes.
+	tr.State, tr.Reason, tr.Detail = ch.State, ch.Reason, ch.Detail
 	return tr, nil
 }
 

@@ -269,8 +269,12 @@ func TestRolloutActions(t *testing.T) {
 		if _, err := c.Act(ctx, id, rollout.Promote, "user:op"); patchbay.ErrorCodeOf(err) != patchbay.EConflict {
 			t.Fatalf("promote while paused: %v, want conflict", err)
 		}
-		if _, err := c.Act(ctx, id, rollout.Resume, "user:op"); err != nil {
+		tr, err := c.Act(ctx, id, rollout.Resume, "user:op")
+		if err != nil {
 			t.Fatal(err)
+		}
+		if tr.State != patchbay.DeploymentScheduled {
+			t.Errorf("the resume answered %s, but stored scheduled", tr.State)
 		}
 		// Paused before any host started: resumed, it is scheduled again,
 		// and runs at the next decision since its window is open.
