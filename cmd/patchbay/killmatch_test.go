@@ -57,7 +57,12 @@ func TestKillDuringMatching(t *testing.T) {
 	// commits that.
 	cmd, url, _ := startProcessEnv(t, bin, dataDir, "PATCHBAY_FAILPOINT=findings-commit@1")
 	env["PATCHBAY_SERVER"] = url
-	if out, _, err := runCLI(t, env, "feeds", "import", trackerDir+"/DLA/list"); err != nil {
+	// The import commits, then nudges the matcher, whose commit kills the
+	// server: sometimes before the import's answer is written. The import
+	// is stored either way (it committed first); the check below holds
+	// that.
+	if out, _, err := runCLI(t, env, "feeds", "import", trackerDir+"/DLA/list"); err != nil && !strings.Contains(err.Error(), "EOF") &&
+		!strings.Contains(err.Error(), "connection reset") {
 		t.Fatalf("import: %v %s", err, out)
 	}
 	done := make(chan error, 1)
