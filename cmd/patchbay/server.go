@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -220,6 +222,9 @@ func serve(ctx context.Context, e *env, o serverOptions, ready func(url, adminTo
 		scheme = "https"
 	}
 	holder := fmt.Sprintf("%s:%d", hostnameOr("server"), os.Getpid())
+	if st.Location().Engine == store.SQLite {
+		releaseDeadLeases(ctx, st, log, hostnameOr("server"))
+	}
 	reg := prometheus.NewRegistry()
 	pl := planner.New(st, planner.Options{Logger: log.With("component", "planner"), Holder: holder, Interval: o.planInterval,
 		OnPass: plannerMetrics(reg)})
@@ -364,5 +369,31 @@ func matcherMetrics(reg *prometheus.Registry) func(matcher.Stats) {
 		counters.WithLabelValues("advisories").Add(float64(st.Advisories))
 		counters.WithLabelValues("opened").Add(float64(st.Opened))
 		counters.WithLabelValues("closed").Add(float64(st.Closed))
+	}
+}
+
+// releaseDeadLeases gives up the leases a server of this host that no
+// longer runs still holds (killed, so it never released them): otherwise
+// this one waits out their time-to-live, 15 s, before it plans, matches
+// or rolls out. Only on SQLite, where every server of a database runs on
+// this host: on PostgreSQL another host's process of the same number
+// would look dead here.
+func releaseDeadLeases(ctx context.Context, st *store.Store, log *slog.Logger, host string) {
+	leases, err := st.LeaseHolders(ctx)
+	if err != nil {
+		log.Warn("leases of a previous server", "err", err)
+		return
+	}
+	for name, holder := range leases {
+		h, p, ok := strings.Cut(holder, ":")
+		pid, err := strconv.Atoi(p)
+		if !ok || err != nil || h != host || pid == os.Getpid() || processAlive(pid) {
+			continue
+		}
+		if err := st.ReleaseLease(ctx, name, holder); err != nil {
+			log.Warn("leases of a previous server", "lease", name, "err", err)
+			continue
+		}
+		log.Info("released the lease of a server that is gone", "lease", name, "holder", holder)
 	}
 }

@@ -69,3 +69,21 @@ func (s *Store) ReleaseLease(ctx context.Context, name, holder string) error {
 	}
 	return nil
 }
+
+// LeaseHolders returns each lease held now (not expired) and its holder.
+func (s *Store) LeaseHolders(ctx context.Context) (map[string]string, error) {
+	rows, err := s.queryUncached(ctx, "SELECT name, holder FROM leases WHERE expires_at > ?", micros(s.now()))
+	if err != nil {
+		return nil, fmt.Errorf("leases: %w", classify(err))
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var name, holder string
+		if err := rows.Scan(&name, &holder); err != nil {
+			return nil, fmt.Errorf("leases: %w", classify(err))
+		}
+		out[name] = holder
+	}
+	return out, classify(rows.Err())
+}
