@@ -362,27 +362,11 @@ func stopAll(changes []apkChange) []apkChange {
 // version, else one naming each failed package and its reason, wrapping
 // the reasons and the commands' error (ErrLocked among them).
 func apkFailure(op string, changes []apkChange, cmdErr error) error {
-	var parts []string
-	var errs []error
+	var fs []failedPackage
 	for _, c := range changes {
-		if c.reason == "" {
-			continue
-		}
-		s := fmt.Sprintf("%s=%s: %s", c.Name, c.Version, c.reason)
-		if c.detail != "" {
-			s += " (" + c.detail + ")"
-		}
-		parts = append(parts, s)
-		if !slices.Contains(errs, error(c.reason)) {
-			errs = append(errs, c.reason)
+		if c.reason != "" {
+			fs = append(fs, failedPackage{what: c.Name + "=" + c.Version, reason: c.reason, detail: c.detail})
 		}
 	}
-	if cmdErr != nil {
-		parts = append(parts, cmdErr.Error())
-		errs = append(errs, cmdErr)
-	}
-	if len(parts) == 0 {
-		return nil
-	}
-	return &runError{msg: op + ": " + strings.Join(parts, "; "), errs: errs}
+	return runFailure(op, fs, nil, cmdErr)
 }

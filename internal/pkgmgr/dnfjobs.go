@@ -546,31 +546,12 @@ func (r *dnfRun) transact(ctx context.Context, op string, actions []protocol.Act
 // naming each failed action and its reason, and other problems, wrapping
 // the reasons and the command's error (ErrLocked among them).
 func dnfFailure(op string, fails []dnfFail, extra []string, cmdErr error) error {
-	var parts []string
-	var errs []error
-	for _, f := range fails {
-		s := fmt.Sprintf("%s: %s", dnfSpec(f.action), f.reason)
-		if f.detail != "" {
-			s += " (" + f.detail + ")"
-		}
-		parts = append(parts, s)
-		if !slices.Contains(errs, error(f.reason)) {
-			errs = append(errs, f.reason)
-		}
+	fs := make([]failedPackage, len(fails))
+	for i, f := range fails {
+		fs[i] = failedPackage{what: dnfSpec(f.action), reason: f.reason, detail: f.detail}
 	}
 	slices.Sort(extra)
-	parts = append(parts, extra...)
-	if len(extra) > 0 && len(fails) == 0 {
-		errs = append(errs, ReasonFailed)
-	}
-	if cmdErr != nil {
-		parts = append(parts, cmdErr.Error())
-		errs = append(errs, cmdErr)
-	}
-	if len(parts) == 0 {
-		return nil
-	}
-	return &runError{msg: op + ": " + strings.Join(parts, "; "), errs: errs}
+	return runFailure(op, fs, extra, cmdErr)
 }
 
 func dnfSpecList(actions []protocol.Action) string {

@@ -32,33 +32,47 @@ func (p dnfPackage) evr() string {
 // pseudo-packages are left out.
 func parseDnfQuery(out []byte) ([]dnfPackage, error) {
 	var pkgs []dnfPackage
-	for n, line := range strings.Split(string(out), "\n") {
-		if line == "" {
-			continue
-		}
-		if err := checkLine(line); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n+1, err)
-		}
-		f := strings.Split(line, "\t")
-		if len(f) != 7 {
-			return nil, fmt.Errorf("line %d: %d fields, want 7: %s", n+1, len(f), quote(line))
-		}
+	err := eachRPMLine(out, 7, func(f []string) error {
 		p := dnfPackage{name: f[0], epoch: f[1], version: f[2], release: f[3], arch: f[4], repo: f[5]}
-		if p.name == "gpg-pubkey" {
-			continue
-		}
 		if err := validRPMPackage(p); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n+1, err)
+			return err
 		}
 		if srpm := f[6]; srpm != "" && srpm != "(none)" {
 			var err error
 			if p.sourceName, p.sourceVersion, err = pkgdb.ParseSourceRPM(srpm); err != nil {
-				return nil, fmt.Errorf("line %d: source rpm %s: %w", n+1, quote(srpm), err)
+				return fmt.Errorf("source rpm %s: %w", quote(srpm), err)
 			}
 		}
 		pkgs = append(pkgs, p)
+		return nil
+	})
+	return pkgs, err
+}
+
+// eachRPMLine calls each with the fields of every line of out, a query's
+// output of n tab-separated fields a package, the name first. Empty lines
+// and the gpg-pubkey pseudo-packages (public keys) are left out; an error
+// names its line.
+func eachRPMLine(out []byte, n int, each func(f []string) error) error {
+	for i, line := range strings.Split(string(out), "\n") {
+		if line == "" {
+			continue
+		}
+		if err := checkLine(line); err != nil {
+			return fmt.Errorf("line %d: %w", i+1, err)
+		}
+		f := strings.Split(line, "\t")
+		if len(f) != n {
+			return fmt.Errorf("line %d: %d fields, want %d: %s", i+1, len(f), n, quote(line))
+		}
+		if f[0] == "gpg-pubkey" {
+			continue
+		}
+		if err := each(f); err != nil {
+			return fmt.Errorf("line %d: %w", i+1, err)
+		}
 	}
-	return pkgs, nil
+	return nil
 }
 
 func validRPMPackage(p dnfPackage) error {

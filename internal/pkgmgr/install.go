@@ -224,17 +224,41 @@ func heldIn(before snapshot, lines []string) []string {
 // version, else one naming each failed package and its reason, wrapping
 // the reasons and the command's error (ErrLocked among them).
 func (r *InstallResult) failure(op string, cmdErr error) error {
+	var fails []failedPackage
+	for _, p := range r.Failed() {
+		fails = append(fails, failedPackage{what: p.Action.String(), reason: p.Reason, detail: p.Detail})
+	}
+	return runFailure(op, fails, nil, cmdErr)
+}
+
+// failedPackage is one package a run could not bring to its version.
+type failedPackage struct {
+	what   string // the package and version, as the tool names it
+	reason Reason
+	detail string
+}
+
+// runFailure returns the error of a run of op: nil when nothing failed,
+// else one naming each failed package with its reason (and detail), then
+// the extra problems (which count as ReasonFailed when no package failed)
+// and the command's error, wrapping the reasons and the command's error
+// (ErrLocked among them).
+func runFailure(op string, fails []failedPackage, extra []string, cmdErr error) error {
 	var parts []string
 	var errs []error
-	for _, p := range r.Failed() {
-		s := fmt.Sprintf("%s: %s", p.Action, p.Reason)
-		if p.Detail != "" {
-			s += " (" + p.Detail + ")"
+	for _, f := range fails {
+		s := f.what + ": " + f.reason.Error()
+		if f.detail != "" {
+			s += " (" + f.detail + ")"
 		}
 		parts = append(parts, s)
-		if !slices.Contains(errs, error(p.Reason)) {
-			errs = append(errs, p.Reason)
+		if !slices.Contains(errs, error(f.reason)) {
+			errs = append(errs, f.reason)
 		}
+	}
+	parts = append(parts, extra...)
+	if len(extra) > 0 && len(fails) == 0 {
+		errs = append(errs, ReasonFailed)
 	}
 	if cmdErr != nil {
 		parts = append(parts, cmdErr.Error())

@@ -45,30 +45,18 @@ const rpmQueryFormat = `%{NAME}\t%|EPOCH?{%{EPOCH}}:{}|\t%{VERSION}\t%{RELEASE}\
 // pseudo-packages (public keys, which have no architecture) are left out.
 func parseRPMQuery(out []byte) ([]rpmHeader, error) {
 	var hs []rpmHeader
-	for n, line := range strings.Split(string(out), "\n") {
-		if line == "" {
-			continue
-		}
-		if err := checkLine(line); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n+1, err)
-		}
-		f := strings.Split(line, "\t")
-		if len(f) != 6 {
-			return nil, fmt.Errorf("line %d: %d fields, want 6: %s", n+1, len(f), quote(line))
-		}
+	err := eachRPMLine(out, 6, func(f []string) error {
 		h := rpmHeader{name: f[0], epoch: f[1], version: f[2], release: f[3], arch: f[4], sha1: f[5]}
-		if h.name == "gpg-pubkey" {
-			continue
-		}
 		if err := validRPMPackage(dnfPackage{name: h.name, epoch: h.epoch, version: h.version, release: h.release, arch: h.arch, repo: "@System"}); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n+1, err)
+			return err
 		}
 		if strings.ContainsAny(h.sha1, " ") || len(h.sha1) > 128 {
-			return nil, fmt.Errorf("line %d: bad header digest %s", n+1, quote(h.sha1))
+			return fmt.Errorf("bad header digest %s", quote(h.sha1))
 		}
 		hs = append(hs, h)
-	}
-	return hs, nil
+		return nil
+	})
+	return hs, err
 }
 
 // rpmDB is the installed packages of a root, as read at one moment.
