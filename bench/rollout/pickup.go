@@ -55,7 +55,7 @@ func (b *bench) pickup(trials int) error {
 	defer cancel()
 	st := b.st
 	var handler *web.Server
-	ctl := rollout.NewController(st, rollout.Options{Holder: "bench-pickup", OnChange: func() { handler.JobsChanged() }})
+	ctl := rollout.NewController(st, rollout.Options{Holder: "bench-pickup", OnChange: func(id int64) { handler.JobsChanged(id) }})
 	handler = web.New(web.Config{Store: st, Rollout: ctl})
 	go ctl.Run(ctx)
 	srv := httptest.NewServer(handler)

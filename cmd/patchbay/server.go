@@ -234,9 +234,9 @@ func serve(ctx context.Context, e *env, o serverOptions, ready func(url, adminTo
 	fetcher := &feedsync.Fetcher{Store: st, Client: feedsync.NewClient(10 * time.Minute), MaxBytes: o.maxFeedBytes, Logger: log.With("component", "feeds")}
 	syncer := &feedsync.Syncer{Fetcher: fetcher, URLs: o.feedURLs, Interval: o.feedInterval, Holder: holder, OnImport: m.Nudge,
 		Logger: log.With("component", "feeds")}
-	var jobsChanged func() // the web server's, set before anything runs
+	var jobsChanged func(int64) // the web server's, set before anything runs
 	ctl := rollout.NewController(st, rollout.Options{Logger: log.With("component", "rollout"), Holder: holder,
-		OnChange: func() { jobsChanged() }})
+		OnChange: func(id int64) { jobsChanged(id) }})
 	handler := web.New(web.Config{
 		Store:           st,
 		Logger:          log.With("component", "web"),

@@ -34,9 +34,10 @@ type Options struct {
 	Retention time.Duration
 	Logger    *slog.Logger
 	Now       func() time.Time
-	// OnChange, when set, is called after every stored transition: jobs
-	// may have become due (the web server wakes waiting agents).
-	OnChange func()
+	// OnChange, when set, is called after every stored transition of a
+	// deployment: its jobs may have become due (the web server wakes its
+	// hosts' waiting agents).
+	OnChange func(deployment int64)
 }
 
 // Controller runs Decide over the active deployments and Command for
@@ -169,7 +170,7 @@ func (c *Controller) Step(ctx context.Context, id int64) (Decision, error) {
 		c.Nudge() // decide again with them skipped
 	}
 	c.opt.Logger.Info("deployment moved", "id", id, "state", d.State, "reason", d.Reason, "ring", d.Current, "detail", d.Detail)
-	c.changed()
+	c.changed(id)
 	return d, nil
 }
 
@@ -226,16 +227,16 @@ func (c *Controller) Act(ctx context.Context, id int64, a Action, by string) (Tr
 	if err := c.st.ApplyRollout(ctx, ch); err != nil {
 		return tr, err
 	}
-	c.changed()
+	c.changed(id)
 	c.Nudge()
 	// What was stored, which a resume before anything started changes.
 	tr.State, tr.Reason, tr.Detail = ch.State, ch.Reason, ch.Detail
 	return tr, nil
 }
 
-func (c *Controller) changed() {
+func (c *Controller) changed(id int64) {
 	if c.opt.OnChange != nil {
-		c.opt.OnChange()
+		c.opt.OnChange(id)
 	}
 }
 

@@ -359,3 +359,21 @@ func (s *Store) DecideDeployment(ctx context.Context, actor string, approver *pa
 	}
 	return d, nil
 }
+
+// DeploymentHostIDs returns the hosts of deployment id.
+func (s *Store) DeploymentHostIDs(ctx context.Context, id int64) ([]int64, error) {
+	rows, err := s.query(ctx, "SELECT host_id FROM deployment_hosts WHERE deployment_id = ?", id)
+	if err != nil {
+		return nil, fmt.Errorf("hosts of deployment %d: %w", id, classify(err))
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var h int64
+		if err := rows.Scan(&h); err != nil {
+			return nil, fmt.Errorf("hosts of deployment %d: %w", id, classify(err))
+		}
+		out = append(out, h)
+	}
+	return out, classify(rows.Err())
+}

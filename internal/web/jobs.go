@@ -101,9 +101,19 @@ const (
 	slotCandidates = 256
 )
 
-// JobsChanged wakes the agents waiting for jobs: a deployment moved (the
-// rollout controller calls it after every transition it stores).
-func (s *Server) JobsChanged() { s.jobs.fire() }
+// JobsChanged wakes the agents waiting for jobs of a deployment that moved
+// (the rollout controller calls it after every transition it stores): its
+// hosts' polls here, not the whole fleet's. When its hosts cannot be read,
+// every poll.
+func (s *Server) JobsChanged(deployment int64) {
+	hosts, err := s.store.DeploymentHostIDs(context.Background(), deployment)
+	if err != nil {
+		s.log.Warn("hosts of a deployment that moved; waking every poll", "deployment", deployment, "err", err)
+		s.jobs.fire()
+		return
+	}
+	s.hostJobs.fire(hosts, len(hosts))
+}
 
 // StopPolls answers every waiting long poll at once and every later one
 // without waiting: the server is shutting down (http.Server's

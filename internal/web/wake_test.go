@@ -128,3 +128,62 @@ func TestPollHoldingChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestTransitionWakesItsHosts: a deployment's transition wakes the polls
+// of its hosts (here, its ring starting), which answer at once with the
+// job now due rather than at their next look.
+func TestTransitionWakesItsHosts(t *testing.T) {
+	f := newFixture(t, store.SQLite)
+	s, ctx := f.store, context.Background()
+	_, secret, err := s.CreateEnrollSecret(ctx, "system", store.NewEnrollSecret{Name: "wake"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := s.Enroll(ctx, protocol.EnrollRequest{EnrollSecret: secret, Facts: protocol.Facts{Hostname: "wake-t", MachineID: fmt.Sprintf("%032d", 99)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &patchbay.Deployment{Name: "hello 1.1", State: patchbay.DeploymentApproved, Reason: patchbay.ReasonApproved, Emergency: true,
+		Windows: []patchbay.WindowSpec{}, Rings: []patchbay.Ring{{RingSpec: patchbay.RingSpec{Name: "all"}, Hosts: 1}},
+		Hosts: []patchbay.DeploymentHost{{HostID: e.HostID, Updates: []patchbay.PlannedUpdate{
+			{Ecosystem: "deb", Name: "hello", Arch: "all", FromVersion: "1.0", ToVersion: "1.1", Class: "security"}}}}}
+	if err := s.CreateDeployment(ctx, "user:op", d); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ApplyRollout(ctx, store.RolloutChange{ID: d.ID, FromState: patchbay.DeploymentApproved, FromReason: patchbay.ReasonApproved,
+		State: patchbay.DeploymentScheduled, Reason: patchbay.ReasonProposed, MakeJobs: true, Actor: "rollout"}); err != nil {
+		t.Fatal(err)
+	}
+	poll := func(wait int) []protocol.Job {
+		w := f.do(t, "POST", protocol.PathJobsPoll, e.HostToken, fmt.Sprintf(`{"wait_seconds": %d}`, wait), false)
+		var res protocol.PollResponse
+		if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &res) != nil {
+			t.Errorf("poll: %d %s", w.Code, w.Body)
+		}
+		return res.Jobs
+	}
+	fetch := poll(0)
+	if len(fetch) != 1 {
+		t.Fatalf("scheduled: %v, want the fetch", fetch)
+	}
+	body, _ := json.Marshal(protocol.JobResult{Attempt: 1, Status: protocol.JobSucceeded, Started: time.Now(), Finished: time.Now()})
+	if w := f.do(t, "POST", protocol.JobResultPath(fetch[0].ID), e.HostToken, string(body), false); w.Code != http.StatusOK {
+		t.Fatalf("fetch result: %d %s", w.Code, w.Body)
+	}
+	got := make(chan []protocol.Job, 1)
+	go func() { got <- poll(20) }()
+	time.Sleep(300 * time.Millisecond) // the poll waits: the install is not due while scheduled
+	if err := s.ApplyRollout(ctx, store.RolloutChange{ID: d.ID, FromState: patchbay.DeploymentScheduled, FromReason: patchbay.ReasonProposed,
+		State: patchbay.DeploymentRunning, Reason: patchbay.ReasonStarted, Actor: "rollout"}); err != nil {
+		t.Fatal(err)
+	}
+	f.server.JobsChanged(d.ID)
+	select {
+	case js := <-got:
+		if len(js) != 1 || js[0].Kind != protocol.JobInstall {
+			t.Fatalf("after the ring started: %v, want the install", js)
+		}
+	case <-time.After(4 * time.Second): // under the 5 s look a waiting poll takes unwoken
+		t.Fatal("the deployment's transition did not wake its host's poll")
+	}
+}
