@@ -16,6 +16,15 @@ type selector struct {
 	os                     []osEntry
 }
 
+// familyReleases lists, per OS family, the distributions (os-release IDs)
+// whose releases are the family's own: RHEL's rebuilds share its major
+// versions, Raspberry Pi OS Debian's; Fedora and Ubuntu number their own.
+var familyReleases = map[string][]string{
+	"rhel":   {"rhel", "rocky", "almalinux", "centos", "ol"},
+	"debian": {"debian", "raspbian"},
+	"suse":   {"sles", "sled", "opensuse-leap"},
+}
+
 // osEntry is one entry of a selector's os list: "debian", "debian 12".
 type osEntry struct {
 	text, name, release string
@@ -24,13 +33,20 @@ type osEntry struct {
 // matches reports whether host h runs the OS e names: e's name is h's
 // family, name or (with a release) its codename, case-insensitively, and e's
 // release, when set, is h's release or a prefix of it up to a dot ("12"
-// matches "12.4", not "120").
+// matches "12.4", not "120"). A release given with a family name holds
+// only for the family's members that number their releases as it does:
+// "rhel 9" is Rocky 9, but "rhel 39" is not Fedora 39, nor "debian 22.04"
+// Ubuntu 22.04.
 func (e *osEntry) matches(h *patchbay.Host) bool {
-	if !strings.EqualFold(e.name, h.OSFamily) && !strings.EqualFold(e.name, h.OSName) {
+	byName := strings.EqualFold(e.name, h.OSName)
+	if !byName && !strings.EqualFold(e.name, h.OSFamily) {
 		return false
 	}
 	if e.release == "" {
 		return true
+	}
+	if !byName && !slices.Contains(familyReleases[strings.ToLower(h.OSFamily)], strings.ToLower(h.OSName)) {
+		return false
 	}
 	r := h.OSRelease
 	if r == e.release || (strings.HasPrefix(r, e.release) && r[len(e.release)] == '.') {

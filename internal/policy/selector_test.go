@@ -13,6 +13,8 @@ func TestSelects(t *testing.T) {
 	deb.Owner = "team-web"
 	deb.OSRelease = "12.4"
 	rocky := &patchbay.Host{ID: 2, OSFamily: "rhel", OSName: "rocky", OSRelease: "9.4", Labels: []string{"prod"}, Criticality: patchbay.CriticalityCritical}
+	fedora := &patchbay.Host{ID: 4, OSFamily: "rhel", OSName: "fedora", OSRelease: "39"}
+	ubuntu := &patchbay.Host{ID: 5, OSFamily: "debian", OSName: "ubuntu", OSRelease: "22.04", OSCodename: "jammy"}
 	bare := &patchbay.Host{ID: 3}
 	for _, tc := range []struct {
 		name string
@@ -36,6 +38,10 @@ func TestSelects(t *testing.T) {
 		{"os codename", patchbay.Selector{OS: []string{"debian bookworm"}}, deb, true, "os debian bookworm"},
 		{"os release is no string prefix", patchbay.Selector{OS: []string{"debian 1"}}, deb, false, "os debian 12.4 is not debian 1"},
 		{"os family of rocky", patchbay.Selector{OS: []string{"rhel 9"}}, rocky, true, "os rhel 9"},
+		{"os family release not fedora's", patchbay.Selector{OS: []string{"rhel 39"}}, fedora, false, "os fedora 39 is not rhel 39"},
+		{"os family without release takes fedora", patchbay.Selector{OS: []string{"rhel"}}, fedora, true, "os rhel"},
+		{"os family release not ubuntu's", patchbay.Selector{OS: []string{"debian 22.04"}}, ubuntu, false, "os ubuntu 22.04 is not debian 22.04"},
+		{"os name release of ubuntu", patchbay.Selector{OS: []string{"ubuntu 22.04"}}, ubuntu, true, "os ubuntu 22.04"},
 		{"os name of rocky", patchbay.Selector{OS: []string{"debian", "rocky 9"}}, rocky, true, "os rocky 9"},
 		{"os other release", patchbay.Selector{OS: []string{"rocky 8", "debian"}}, rocky, false, "os rocky 9.4 is none of rocky 8, debian"},
 		{"os unknown", patchbay.Selector{OS: []string{"debian"}}, bare, false, "os (unknown) is not debian"},
