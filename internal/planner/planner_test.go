@@ -18,10 +18,12 @@ import (
 
 // fleet enrolls Debian 12 hosts and uploads their inventories.
 type fleet struct {
-	t      *testing.T
-	s      *store.Store
-	secret string
-	ids    map[string]int64
+	t        *testing.T
+	s        *store.Store
+	secret   string
+	ids      map[string]int64
+	sessions map[string]*store.HostSession
+	facts    map[string]protocol.Facts
 }
 
 func newFleet(t *testing.T, s *store.Store) *fleet {
@@ -29,11 +31,17 @@ func newFleet(t *testing.T, s *store.Store) *fleet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fleet{t: t, s: s, secret: secret, ids: map[string]int64{}}
+	return &fleet{t: t, s: s, secret: secret, ids: map[string]int64{}, sessions: map[string]*store.HostSession{}, facts: map[string]protocol.Facts{}}
 }
 
 // host enrolls a host with packages and updates, and sets its labels,
 // criticality and owner.
+// session returns host name's session and the facts it checked in with.
+func (f *fleet) session(name string) (*store.HostSession, protocol.Facts) {
+	f.t.Helper()
+	return f.sessions[name], f.facts[name]
+}
+
 func (f *fleet) host(name, owner string, crit patchbay.Criticality, labels []string, pkgs []protocol.Package, upds []protocol.Update) int64 {
 	f.t.Helper()
 	ctx := context.Background()
@@ -59,6 +67,7 @@ func (f *fleet) host(name, owner string, crit patchbay.Criticality, labels []str
 		f.t.Fatal(err)
 	}
 	f.ids[name] = e.HostID
+	f.sessions[name], f.facts[name] = hs, facts
 	return e.HostID
 }
 
@@ -324,6 +333,23 @@ func TestTickReusesBuild(t *testing.T) {
 		}
 		if rep, _ := s.SLAReport(ctx); len(rep) != 2 || (rep[0].Owner != "team-c" && rep[1].Owner != "team-c") {
 			t.Fatalf("SLA report after the rebuild = %+v; want team-c", rep)
+		}
+		// A check-in that changes only what a planner reads of the facts
+		// (the time zone: host-local windows move) is written without an
+		// audit entry; the stamp still sees it.
+		hs, facts := f.session("web1")
+		facts.TimeZone = "America/New_York"
+		if _, err := s.CheckIn(ctx, hs, facts, strings.Repeat("0", 64)); err != nil {
+			t.Fatal(err)
+		}
+		if res := tick(); !res.Rebuilt {
+			t.Fatalf("tick after a host's time zone changed = %+v; want a rebuild", res)
+		}
+		if _, err := s.CheckIn(ctx, hs, facts, strings.Repeat("0", 64)); err != nil {
+			t.Fatal(err)
+		}
+		if res := tick(); res.Rebuilt {
+			t.Fatalf("tick after the same facts again = %+v; want the last build reused", res)
 		}
 		now = now.Add(11 * time.Minute)
 		if res := tick(); !res.Rebuilt {

@@ -553,12 +553,13 @@ func (s *Store) SLAReport(ctx context.Context) ([]patchbay.SLAReport, error) {
 // evaluated on. When the stamp is unchanged, so are the planner's inputs,
 // except for the clock.
 func (s *Store) PlanStamp(ctx context.Context) (string, error) {
-	var audit, seq, hosts, invs, since int64
+	var audit, seq, hosts, invs, since, facts int64
 	err := s.queryRow(ctx, `SELECT (SELECT seq FROM audit_head WHERE id = 1), (SELECT advisory_seq FROM matcher_state WHERE id = 1),
-		COUNT(*), COALESCE(SUM(findings_inventory_id), 0), COALESCE(MAX(findings_since), 0) FROM hosts WHERE retired_at IS NULL`).
-		Scan(&audit, &seq, &hosts, &invs, &since)
+		COUNT(*), COALESCE(SUM(findings_inventory_id), 0), COALESCE(MAX(findings_since), 0), COALESCE(MAX(plan_facts_at), 0)
+		FROM hosts WHERE retired_at IS NULL`).
+		Scan(&audit, &seq, &hosts, &invs, &since, &facts)
 	if err != nil {
 		return "", fmt.Errorf("planner inputs: %w", classify(err))
 	}
-	return fmt.Sprintf("%d/%d/%d/%d/%d", audit, seq, hosts, invs, since), nil
+	return fmt.Sprintf("%d/%d/%d/%d/%d/%d", audit, seq, hosts, invs, since, facts), nil
 }
