@@ -52,7 +52,15 @@ type Planner struct {
 	opt   Options
 	nudge chan struct{}
 	last  *built // the last full pass's results, used by Run's goroutine only
+	// unmatchedSince is when this planner first found hosts whose
+	// inventories the matcher has not evaluated yet (zero: none).
+	unmatchedSince time.Time
 }
+
+// maxMatchWait bounds how long proposals wait for the matcher to evaluate
+// new hosts' first inventories: the plan holds a host's updates only once
+// its findings are known, and a window's proposal is made once.
+const maxMatchWait = 2 * time.Minute
 
 // New returns a Planner over s.
 func New(s *store.Store, o Options) *Planner {
@@ -212,6 +220,9 @@ func (p *Planner) pass(ctx context.Context, full bool) (Result, error) {
 		p.last, res.Rebuilt = b, true
 	}
 	res.Hosts, res.Queue = len(b.hosts), len(b.queue.Rows)
+	if wait, err := p.waitForMatcher(ctx, now); err != nil || wait {
+		return res, err
+	}
 	marks, err := p.store.ScheduleMarks(ctx)
 	if err != nil {
 		return res, err
@@ -296,4 +307,29 @@ func (p *Planner) policies(ctx context.Context) ([]*policy.Compiled, error) {
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// waitForMatcher reports whether proposals should wait for the matcher:
+// some host in service has an inventory the matcher never evaluated (new,
+// or its server was killed before matching it), so the plan does not hold
+// its updates yet, and a window proposed now would leave it out for good.
+// The wait is bounded by maxMatchWait, for a matcher that cannot catch up.
+func (p *Planner) waitForMatcher(ctx context.Context, now time.Time) (bool, error) {
+	n, err := p.store.UnmatchedHosts(ctx)
+	if err != nil {
+		return false, err
+	}
+	if n == 0 {
+		p.unmatchedSince = time.Time{}
+		return false, nil
+	}
+	if p.unmatchedSince.IsZero() {
+		p.unmatchedSince = now
+	}
+	if now.Sub(p.unmatchedSince) < maxMatchWait {
+		p.opt.Logger.Debug("proposals wait for the matcher", "hosts", n)
+		return true, nil
+	}
+	p.opt.Logger.Warn("proposing although the matcher has not evaluated some hosts", "hosts", n, "waited", now.Sub(p.unmatchedSince).Round(time.Second))
+	return false, nil
 }

@@ -2,6 +2,7 @@ package planner_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -399,6 +400,85 @@ func TestScheduleAfterReenable(t *testing.T) {
 		}
 		if res := pass(sat.AddDate(0, 0, 21)); res.Missed != 0 || res.Proposed != 1 {
 			t.Fatalf("after re-enabling: %+v; want nothing missed and one proposal", res)
+		}
+	})
+}
+
+// TestProposalsWaitForTheMatcher: a host whose inventory the matcher has
+// not evaluated yet (new, or its server killed first) has no updates in
+// the plan; a window proposed then left it out for good (proposals are
+// made once a window). Proposals wait for the matcher, at most
+// maxMatchWait.
+func TestProposalsWaitForTheMatcher(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		f := setup(t, s)
+		now := time.Now().UTC()
+		opened := now.Add(-5 * time.Minute)
+		pol := patchbay.Policy{Name: "everything now", Enabled: true, Priority: 10,
+			Windows: []patchbay.WindowSpec{{Cron: fmt.Sprintf("%d %d * * *", opened.Minute(), opened.Hour()), Duration: "2h", Zone: "UTC"}},
+			Rings:   []patchbay.RingSpec{{Name: "all"}}, Reboot: patchbay.RebootRule{Mode: patchbay.RebootNever},
+			SLA: patchbay.DefaultSLA()}
+		if _, err := s.CreatePolicy(ctx, "user:op", 1, pol); err != nil {
+			t.Fatal(err)
+		}
+		f.host("new1", "team-a", patchbay.CriticalityLow, nil, []protocol.Package{openssl, curl}, []protocol.Update{opensslUp, curlUp})
+		p := planner.New(s, planner.Options{Holder: "a", Now: func() time.Time { return now }})
+		pass := func() planner.Result {
+			t.Helper()
+			res, err := p.Pass(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		if res := pass(); res.Proposed != 0 {
+			t.Fatalf("a host not matched yet: proposed %d, want the proposal to wait", res.Proposed)
+		}
+		if _, err := matcher.New(s, matcher.Options{Holder: "test"}).Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(10 * time.Second)
+		if res := pass(); res.Proposed != 1 {
+			t.Fatalf("once matched: proposed %d, want 1", res.Proposed)
+		}
+		ds, err := s.Deployments(ctx, patchbay.DeploymentFilter{})
+		if err != nil || len(ds) != 1 || ds[0].HostCount != 3 {
+			t.Fatalf("deployments %+v, %v; want one of all 3 hosts", ds, err)
+		}
+	})
+}
+
+// TestProposalsWaitBounded: a matcher that never catches up holds the
+// proposals back for maxMatchWait, no longer.
+func TestProposalsWaitBounded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		f := setup(t, s)
+		now := time.Now().UTC()
+		opened := now.Add(-5 * time.Minute)
+		pol := patchbay.Policy{Name: "everything now", Enabled: true, Priority: 10,
+			Windows: []patchbay.WindowSpec{{Cron: fmt.Sprintf("%d %d * * *", opened.Minute(), opened.Hour()), Duration: "2h", Zone: "UTC"}},
+			Rings:   []patchbay.RingSpec{{Name: "all"}}, Reboot: patchbay.RebootRule{Mode: patchbay.RebootNever},
+			SLA: patchbay.DefaultSLA()}
+		if _, err := s.CreatePolicy(ctx, "user:op", 1, pol); err != nil {
+			t.Fatal(err)
+		}
+		f.host("new1", "team-a", patchbay.CriticalityLow, nil, []protocol.Package{openssl}, []protocol.Update{opensslUp})
+		p := planner.New(s, planner.Options{Holder: "a", Now: func() time.Time { return now }})
+		start := now
+		for _, tc := range []struct {
+			at   time.Duration
+			want int
+		}{{0, 0}, {time.Minute, 0}, {3 * time.Minute, 1}} {
+			now = start.Add(tc.at)
+			res, err := p.Pass(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Proposed != tc.want {
+				t.Fatalf("%s after finding a host unmatched: proposed %d, want %d", tc.at, res.Proposed, tc.want)
+			}
 		}
 	})
 }

@@ -563,3 +563,16 @@ func (s *Store) PlanStamp(ctx context.Context) (string, error) {
 	}
 	return fmt.Sprintf("%d/%d/%d/%d/%d/%d", audit, seq, hosts, invs, since, facts), nil
 }
+
+// UnmatchedHosts counts the hosts in service with an inventory the matcher
+// has not evaluated yet, not even an earlier one: the planner holds no
+// updates for them.
+func (s *Store) UnmatchedHosts(ctx context.Context) (int, error) {
+	var n int
+	err := s.queryRow(ctx, `SELECT COUNT(*) FROM hosts WHERE retired_at IS NULL AND inventory_id IS NOT NULL
+		AND COALESCE(findings_inventory_id, 0) = 0`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("hosts the matcher has not evaluated: %w", classify(err))
+	}
+	return n, nil
+}
