@@ -152,6 +152,14 @@ func main() {
 	fmt.Printf("planner tick, nothing changed (stamp, windows from the last build): rebuilt %v, median %.0f ms of 5\n",
 		res.Rebuilt, benchfleet.MS(benchfleet.Median(times)))
 
+	// A day later every age turns: most rows' scores and SLA states change.
+	now = now.Add(24 * time.Hour)
+	t = time.Now()
+	if res, err = pl.Pass(ctx); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("planner pass a day later (ages turn): %d rows written, %d deleted, %.2f s\n", res.Written, res.Deleted, time.Since(t).Seconds())
+
 	queueFigure(ctx, st, "work queue first page (100 by risk)", patchbay.UpdateFilter{Limit: 100})
 	queueFigure(ctx, st, "work queue first page, class critical", patchbay.UpdateFilter{Limit: 100, Classes: []string{"critical"}})
 	queueFigure(ctx, st, "work queue first page, one owner", patchbay.UpdateFilter{Limit: 100, Owner: "team-3"})

@@ -357,22 +357,30 @@ func (s *Store) ReplaceQueue(ctx context.Context, prev, rows []QueueRow, slas []
 			if ok && o == v {
 				continue
 			}
-			if ok {
-				if _, err := tx.exec(ctx, "DELETE FROM host_updates WHERE host_id = ? AND update_id = ?", k[0], k[1]); err != nil {
-					return fmt.Errorf("update work queue: %w", err)
-				}
-			}
 			ins = append(ins, []any{k[0], k[1], v.class, v.reason, v.risk, v.fixes, v.excepted, v.kev, v.severity, v.first})
 		}
+		// Rows gone, by host, many to a statement: the day's rebuild, when
+		// every age turns, changes most of the queue.
+		gone := map[int64][]int64{}
 		for k := range old {
-			if _, err := tx.exec(ctx, "DELETE FROM host_updates WHERE host_id = ? AND update_id = ?", k[0], k[1]); err != nil {
-				return fmt.Errorf("update work queue: %w", err)
+			gone[k[0]] = append(gone[k[0]], k[1])
+		}
+		for host, ids := range gone {
+			for chunk := range slices.Chunk(ids, maxParams-1) {
+				args := append([]any{host}, anySlice(chunk)...)
+				if _, err := tx.tx.ExecContext(tx.ctx(ctx), s.rebind("DELETE FROM host_updates WHERE host_id = ? AND update_id IN ("+placeholders(len(chunk))+")"),
+					args...); err != nil {
+					return fmt.Errorf("update work queue: %w", classify(err))
+				}
 			}
-			deleted++
+			deleted += len(ids)
 		}
 		written = len(ins)
+		// Changed rows are written over in place (no delete first).
 		if err := tx.insertRows(ctx, "host_updates", []string{"host_id", "update_id", "class", "class_reason", "risk", "fixes", "excepted",
-			"kev", "severity", "first_seen"}, ins, ""); err != nil {
+			"kev", "severity", "first_seen"}, ins, ` ON CONFLICT (host_id, update_id) DO UPDATE SET class = excluded.class,
+			class_reason = excluded.class_reason, risk = excluded.risk, fixes = excluded.fixes, excepted = excluded.excepted,
+			kev = excluded.kev, severity = excluded.severity, first_seen = excluded.first_seen`); err != nil {
 			return fmt.Errorf("write work queue: %w", err)
 		}
 		if _, err := tx.exec(ctx, "DELETE FROM host_sla"); err != nil {
@@ -575,4 +583,13 @@ func (s *Store) UnmatchedHosts(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("hosts the matcher has not evaluated: %w", classify(err))
 	}
 	return n, nil
+}
+
+// anySlice returns ids as statement arguments.
+func anySlice(ids []int64) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }
