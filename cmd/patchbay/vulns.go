@@ -110,12 +110,21 @@ func newFindingsCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			q.Limit = limit
-			l, err := c.Findings(cmd.Context(), q)
-			if err != nil {
-				return err
+			// Large pages: the server derives a host's or an advisory's
+			// findings whole for each page.
+			fs := []patchbay.Finding{}
+			for len(fs) < limit {
+				q.Limit = min(limit-len(fs), 100_000)
+				l, err := c.Findings(cmd.Context(), q)
+				if err != nil {
+					return err
+				}
+				fs = append(fs, l.Items...)
+				if l.NextCursor == "" {
+					break
+				}
+				q.Cursor = l.NextCursor
 			}
-			fs := l.Items
 			t := &table{header: []string{"HOST", "PACKAGE", "INSTALLED", "ADVISORY", "SEVERITY", "KEV", "FIXED", "STATUS", "SINCE"}, raw: fs}
 			for _, fd := range fs {
 				since := when(&fd.FirstSeen)
@@ -130,7 +139,7 @@ func newFindingsCommand(e *env) *cobra.Command {
 	ls.Flags().Int64Var(&q.HostID, "host", 0, "only this host ID")
 	ls.Flags().StringVar(&q.Advisory, "advisory", "", "only this advisory id")
 	ls.Flags().StringSliceVar(&q.Status, "status", nil, "open, fixed, withdrawn (repeatable; default open)")
-	ls.Flags().IntVar(&limit, "limit", 100000, "at most this many rows")
+	ls.Flags().IntVar(&limit, "limit", 1_000_000, "at most this many rows")
 	cmd.AddCommand(ls)
 	return cmd
 }

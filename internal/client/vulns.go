@@ -114,6 +114,7 @@ type FindingQuery struct {
 	Advisory string
 	Status   []string
 	Limit    int
+	Cursor   string // next_cursor of the previous page
 }
 
 // Findings lists findings.
@@ -130,6 +131,9 @@ func (c *Client) Findings(ctx context.Context, q FindingQuery) (apiv1.List[patch
 	}
 	if q.Limit > 0 {
 		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Cursor != "" {
+		v.Set("cursor", q.Cursor)
 	}
 	var l apiv1.List[patchbay.Finding]
 	return l, c.do(ctx, "GET", "/api/v1/findings", v, nil, &l)

@@ -1,7 +1,10 @@
 package web
 
 import (
+	"cmp"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"slices"
 
@@ -163,4 +166,55 @@ func (s *Server) handleSLAReport() http.Handler {
 		rep, err := s.store.SLAReport(r.Context())
 		s.answer(w, r, http.StatusOK, apiv1.List[patchbay.SLAReport]{Items: rep}, err)
 	})
+}
+
+// findingKey is what orders findings (the store's order): a page's cursor
+// is the last one's, encoded.
+type findingKey struct {
+	Host                         int64
+	Name, Arch, Source, Advisory string
+}
+
+func keyOf(f patchbay.Finding) findingKey {
+	return findingKey{f.HostID, f.Package.Name, f.Package.Arch, f.Package.SourceName, f.Advisory}
+}
+
+func (a findingKey) compare(b findingKey) int {
+	return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Arch, b.Arch),
+		cmp.Compare(a.Source, b.Source), cmp.Compare(a.Advisory, b.Advisory))
+}
+
+// findingCursorOf decodes a findings page's cursor; nil for none.
+func findingCursorOf(s string) (*findingKey, error) {
+	if s == "" {
+		return nil, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	var k findingKey
+	if err == nil {
+		err = json.Unmarshal(b, &k)
+	}
+	if err != nil || len(s) > 2048 {
+		return nil, patchbay.FieldError(patchbay.EInvalid, "cursor", "not a cursor this server gave (next_cursor of the previous page)")
+	}
+	return &k, nil
+}
+
+// findingPage returns the findings after the cursor, at most limit (0:
+// all), with the cursor of the next page when more follow.
+func findingPage(fs []patchbay.Finding, after *findingKey, limit int) apiv1.List[patchbay.Finding] {
+	if after != nil {
+		i, _ := slices.BinarySearchFunc(fs, *after, func(f patchbay.Finding, k findingKey) int { return keyOf(f).compare(k) })
+		for i < len(fs) && keyOf(fs[i]).compare(*after) <= 0 {
+			i++
+		}
+		fs = fs[i:]
+	}
+	page := apiv1.List[patchbay.Finding]{Items: fs}
+	if limit > 0 && len(fs) > limit {
+		page.Items = fs[:limit]
+		b, _ := json.Marshal(keyOf(fs[limit-1]))
+		page.NextCursor = base64.RawURLEncoding.EncodeToString(b)
+	}
+	return page
 }

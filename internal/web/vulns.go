@@ -93,7 +93,7 @@ func (s *Server) handleFindingsList() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f, err := func() (patchbay.FindingFilter, error) {
 			var f patchbay.FindingFilter
-			if err := checkQuery(r, "host", "advisory", "status", "limit"); err != nil {
+			if err := checkQuery(r, "host", "advisory", "status", "limit", "cursor"); err != nil {
 				return f, err
 			}
 			var err error
@@ -125,12 +125,19 @@ func (s *Server) handleFindingsList() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
+		after, err := findingCursorOf(r.URL.Query().Get("cursor"))
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		limit := f.Limit
+		f.Limit = 0 // the page is cut after the cursor
 		fs, err := s.findings(r.Context(), f)
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, apiv1.List[patchbay.Finding]{Items: fs})
+		writeJSON(w, http.StatusOK, findingPage(fs, after, limit))
 	})
 }
 
