@@ -322,6 +322,20 @@ func (s *Store) DecideDeployment(ctx context.Context, actor string, approver *pa
 		if err := patchbay.CheckApprover(approver, d.RequestedBy); err != nil {
 			return err
 		}
+		if d.RequestedBy == 0 && d.PolicyID != nil {
+			// A proposal has no requester; the author of the policy
+			// version that proposed it stands in for one: who wrote what
+			// gets deployed does not also approve it.
+			var author int64
+			err := tx.queryRow(ctx, "SELECT created_by FROM policy_versions WHERE policy_id = ? AND version = ?", *d.PolicyID, d.PolicyVersion).Scan(&author)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("policy %d version %d: %w", *d.PolicyID, d.PolicyVersion, classify(err))
+			}
+			if author == approver.ID {
+				return patchbay.Errorf(patchbay.EForbidden, "user %s wrote version %d of the policy that proposed this deployment and may not approve or reject it",
+					approver.Name, d.PolicyVersion)
+			}
+		}
 		if d.State != patchbay.DeploymentAwaitingApproval {
 			return patchbay.Errorf(patchbay.EConflict, "deployment %d is %s, not awaiting approval", id, d.State)
 		}

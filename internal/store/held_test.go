@@ -131,3 +131,45 @@ func TestJobEcosystemAndRingHealth(t *testing.T) {
 		}
 	})
 }
+
+// TestPolicyAuthorDoesNotApproveItsProposals: a deployment a policy
+// proposed has no requester; the author of that policy version may not
+// approve it (who wrote what gets deployed does not approve it too),
+// another approver may.
+func TestPolicyAuthorDoesNotApproveItsProposals(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		author, err := s.CreateUser(ctx, "system", "pat", patchbay.RoleAdmin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := s.CreateUser(ctx, "system", "ann", patchbay.RoleApprover)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pol, err := s.CreatePolicy(ctx, "user:pat", author.ID, patchbay.Policy{Name: "prod", Enabled: true,
+			Windows: []patchbay.WindowSpec{{Cron: "0 2 * * 6", Duration: "3h", Zone: "UTC"}}, Rings: []patchbay.RingSpec{{Name: "all"}},
+			Reboot: patchbay.RebootRule{Mode: patchbay.RebootNever}, SLA: patchbay.DefaultSLA()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		secret := enrollSecret(t, s, store.NewEnrollSecret{})
+		e, err := s.Enroll(ctx, protocol.EnrollRequest{EnrollSecret: secret, Facts: facts("prod-1", "prodm01")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &patchbay.Deployment{Name: "prod, window", State: patchbay.DeploymentAwaitingApproval, Reason: patchbay.ReasonNeedsApprove,
+			PolicyID: &pol.ID, PolicyVersion: pol.Version, Windows: pol.Windows, Rings: []patchbay.Ring{{RingSpec: patchbay.RingSpec{Name: "all"}, Hosts: 1}},
+			Hosts: []patchbay.DeploymentHost{{HostID: e.HostID, Updates: []patchbay.PlannedUpdate{
+				{Ecosystem: "deb", Name: "openssl", Arch: "amd64", FromVersion: "3.0.11-1~deb12u1", ToVersion: "3.0.11-1~deb12u2", Class: "security"}}}}}
+		if err := s.CreateDeployment(ctx, "scheduler", d); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DecideDeployment(ctx, "user:pat", author, d.ID, patchbay.Approve, "looks fine"); patchbay.ErrorCodeOf(err) != patchbay.EForbidden {
+			t.Fatalf("the policy's author approving its proposal: %v, want forbidden", err)
+		}
+		if got, err := s.DecideDeployment(ctx, "user:ann", other, d.ID, patchbay.Approve, "looks fine"); err != nil || got.State != patchbay.DeploymentApproved {
+			t.Fatalf("another approver: %v, %v; want approved", got, err)
+		}
+	})
+}

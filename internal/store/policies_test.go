@@ -136,11 +136,11 @@ func TestExceptionApproval(t *testing.T) {
 func TestScheduleIdempotent(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		p, err := s.CreatePolicy(ctx, "user:op", 1, samplePolicy("weekly"))
+		appr, _ := s.CreateUser(ctx, "user:admin", "appr", patchbay.RoleApprover)
+		p, err := s.CreatePolicy(ctx, "user:op", appr.ID+1, samplePolicy("weekly")) // written by someone else
 		if err != nil {
 			t.Fatal(err)
 		}
-		appr, _ := s.CreateUser(ctx, "user:admin", "appr", patchbay.RoleApprover)
 		start := time.Date(2026, 12, 12, 1, 0, 0, 0, time.UTC)
 		end := start.Add(3 * time.Hour)
 		mk := func() *patchbay.Deployment {
