@@ -257,7 +257,8 @@ func inputOf(v *store.RolloutView, now time.Time) (Input, error) {
 	d := v.Deployment
 	in := Input{State: d.State, Reason: d.Reason, Current: v.Current, AutoRollback: v.AutoRollback, ManualStart: d.ManualStart,
 		OfflineGrace: time.Duration(d.OfflineGrace) * time.Second, RingOpened: v.RingOpened,
-		ProgressDeadline: v.ProgressDeadline, LastProgress: v.LastProgress, Now: now}
+		ProgressDeadline: v.ProgressDeadline, LastProgress: v.LastProgress, Now: now,
+		MinHealthy: time.Duration(d.Checks.MinHealthySeconds) * time.Second}
 	if d.Deadline != nil {
 		in.Deadline = *d.Deadline
 	}
@@ -316,6 +317,7 @@ func inputOf(v *store.RolloutView, now time.Time) (Input, error) {
 	if cur < len(v.Zones) && len(v.Zones[cur]) > 0 {
 		zones = v.Zones[cur]
 	}
+	var graceFrom time.Time
 	for _, z := range zones {
 		loc, err := time.LoadLocation(z)
 		if err != nil || z == "" {
@@ -327,6 +329,24 @@ func inputOf(v *store.RolloutView, now time.Time) (Input, error) {
 			}
 			in.WindowOpen = true
 		}
+		if in.OfflineGrace > 0 && !in.RingOpened.IsZero() {
+			// The grace counts from the first window of the ring's hosts
+			// since it opened (after a soak, or a person's promotion, it
+			// may open days before it): a host is offline through a
+			// window, not through the days before one.
+			if iv, ok := ws.NextOpen(in.RingOpened, loc); ok {
+				from := iv.Start
+				if from.Before(in.RingOpened) {
+					from = in.RingOpened // open when the ring opened
+				}
+				if graceFrom.IsZero() || from.Before(graceFrom) {
+					graceFrom = from
+				}
+			}
+		}
+	}
+	if !graceFrom.IsZero() {
+		in.RingOpened = graceFrom
 	}
 	return in, nil
 }

@@ -74,7 +74,9 @@ type Input struct {
 	// ManualStart holds the deployment scheduled until a person starts it.
 	ManualStart bool
 	// OfflineGrace, when set, skips the current ring's jobs hosts have not
-	// taken that long after the ring opened (RingOpened).
+	// taken that long after the ring opened (RingOpened; the controller
+	// gives the first opening of a window of the ring's hosts since, when
+	// none was open then).
 	OfflineGrace time.Duration
 	RingOpened   time.Time
 	// ProgressDeadline halts a running deployment in which no job reached
@@ -84,6 +86,9 @@ type Input struct {
 	// of the current window, whichever is later.
 	ProgressDeadline time.Duration
 	LastProgress     time.Time
+	// MinHealthy is how long a host is watched after it patched (its
+	// ring's own min_healthy wins): it reports healthy only then.
+	MinHealthy time.Duration
 	// Deadline, when set, skips the jobs hosts have not taken by then
 	// (offline through their windows) so the rollout goes on.
 	Deadline time.Time
@@ -143,6 +148,10 @@ func Decide(in Input) Decision {
 		}
 		if in.WindowOpen {
 			d = d.to(patchbay.DeploymentRunning, patchbay.ReasonStarted, "the first ring's window opened")
+			// Its ring opens now, and its progress counts from now (the
+			// controller stores both): not from a run before a pause, nor
+			// from a window that opened hours before a person's start.
+			in.RingOpened, in.LastProgress = in.Now, in.Now
 			return decideRunning(in, d)
 		}
 		return d
@@ -249,10 +258,26 @@ func decideRings(in Input, d Decision) Decision {
 		return d.to(patchbay.DeploymentHalted, patchbay.ReasonThreshold, detail)
 	}
 	if !r.Status.done() {
-		if in.ProgressDeadline > 0 && in.WindowOpen {
+		// Hosts left that have not taken their jobs (offline), none in
+		// flight: an offline grace or a deadline skips them in time, and
+		// the progress deadline does not halt the ring before it does.
+		offline := r.Status.Running == 0 && r.Status.Succeeded == r.Status.Healthy &&
+			((in.OfflineGrace > 0 && !in.RingOpened.IsZero()) || !in.Deadline.IsZero())
+		if in.ProgressDeadline > 0 && in.WindowOpen && !offline {
 			from := in.LastProgress
 			if in.WindowOpened.After(from) {
 				from = in.WindowOpened
+			}
+			if r.Status.Succeeded > r.Status.Healthy {
+				// Hosts watched for their minimum healthy time report
+				// at its end, not before: the deadline counts from there.
+				watch := in.MinHealthy
+				if r.Rule.MinHealthy > 0 {
+					watch = r.Rule.MinHealthy
+				}
+				if end := in.LastProgress.Add(watch); end.After(from) {
+					from = end
+				}
 			}
 			deadline := from.Add(in.ProgressDeadline)
 			if !in.Now.Before(deadline) {

@@ -118,15 +118,17 @@ func osFamily(osr map[string]string) string {
 // writeFacts stores new facts of a host.
 func (t *Tx) writeFacts(ctx context.Context, id int64, c hostFacts, now time.Time) error {
 	// plan_facts_at moves when what the planner reads of the facts changes
-	// (the right-hand sides see the row as it was).
+	// (the right-hand sides see the row as it was): policies' os selectors
+	// read the family, name, release and codename, host-local windows the
+	// time zone.
 	_, err := t.exec(ctx, `UPDATE hosts SET hostname = ?, machine_id = ?, os_family = ?, os_name = ?, os_release = ?,
 		os_codename = ?, kernel = ?, arch = ?, agent_version = ?, reboot_required = ?, facts = ?, facts_hash = ?,
 		boot_time = ?, time_zone = ?, last_seen_at = ?,
-		plan_facts_at = CASE WHEN os_family <> ? OR os_name <> ? OR os_release <> ? OR time_zone <> ? THEN ? ELSE plan_facts_at END
+		plan_facts_at = CASE WHEN os_family <> ? OR os_name <> ? OR os_release <> ? OR os_codename <> ? OR time_zone <> ? THEN ? ELSE plan_facts_at END
 		WHERE id = ?`,
 		c.hostname, c.machineID, c.osFamily, c.osName, c.osRelease, c.osCodename, c.kernel, c.arch, c.agentVersion,
 		boolInt(c.rebootRequired), c.raw, c.hash, optMicros(c.bootTime), c.timeZone, micros(now),
-		c.osFamily, c.osName, c.osRelease, c.timeZone, micros(now), id)
+		c.osFamily, c.osName, c.osRelease, c.osCodename, c.timeZone, micros(now), id)
 	if err != nil {
 		return fmt.Errorf("store facts of host %d: %w", id, err)
 	}

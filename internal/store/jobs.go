@@ -271,11 +271,13 @@ func (s *Store) ClaimJobs(ctx context.Context, host int64, now time.Time, max in
 				// after committing). Offered again under the same attempt;
 				// an agent that has it journalled does not run it twice.
 				startBy, ok := may(c.JobCandidate)
-				if !ok || (!c.state.Active() && c.Job.Kind == patchbay.JobInstall) {
+				if !ok || (c.state != patchbay.DeploymentRunning && c.Job.Kind == patchbay.JobInstall) {
 					// Past: an install outside its window is refused and
-					// waits; one of a deployment that ended (cancelled,
-					// rolled back) is refused, and skipped, unless the agent
-					// has it journalled and reports what it did.
+					// waits; one of a deployment paused or halted since
+					// (nothing new starts) is refused and waits for the
+					// resume; one of a deployment that ended (cancelled,
+					// rolled back) is refused, and skipped. An agent that
+					// has it journalled reports what it did.
 					startBy = *c.Job.HandedAt
 				}
 				out = append(out, c.protocolJob(startBy))

@@ -168,20 +168,26 @@ func (s *Server) handleSLAReport() http.Handler {
 	})
 }
 
-// findingKey is what orders findings (the store's order): a page's cursor
-// is the last one's, encoded.
+// findingKey is what orders findings (the store's order, then what tells
+// apart a host's findings of one package name and advisory: the versions
+// it was found in, fixed since): a page's cursor is the last one's,
+// encoded. It names one finding, so a page ending on one of several that
+// share a name and advisory does not skip the others.
 type findingKey struct {
 	Host                         int64
 	Name, Arch, Source, Advisory string
+	Ecosystem, Version, SourceV  string `json:",omitempty"`
 }
 
 func keyOf(f patchbay.Finding) findingKey {
-	return findingKey{f.HostID, f.Package.Name, f.Package.Arch, f.Package.SourceName, f.Advisory}
+	return findingKey{f.HostID, f.Package.Name, f.Package.Arch, f.Package.SourceName, f.Advisory,
+		f.Package.Ecosystem, f.Package.Version, f.Package.SourceVersion}
 }
 
 func (a findingKey) compare(b findingKey) int {
 	return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Arch, b.Arch),
-		cmp.Compare(a.Source, b.Source), cmp.Compare(a.Advisory, b.Advisory))
+		cmp.Compare(a.Source, b.Source), cmp.Compare(a.Advisory, b.Advisory),
+		cmp.Compare(a.Ecosystem, b.Ecosystem), cmp.Compare(a.Version, b.Version), cmp.Compare(a.SourceV, b.SourceV))
 }
 
 // findingCursorOf decodes a findings page's cursor; nil for none.
@@ -203,6 +209,9 @@ func findingCursorOf(s string) (*findingKey, error) {
 // findingPage returns the findings after the cursor, at most limit (0:
 // all), with the cursor of the next page when more follow.
 func findingPage(fs []patchbay.Finding, after *findingKey, limit int) apiv1.List[patchbay.Finding] {
+	// The store's order leaves those ties in no order: the whole key's,
+	// the same on every page.
+	slices.SortFunc(fs, func(a, b patchbay.Finding) int { return keyOf(a).compare(keyOf(b)) })
 	if after != nil {
 		i, _ := slices.BinarySearchFunc(fs, *after, func(f patchbay.Finding, k findingKey) int { return keyOf(f).compare(k) })
 		for i < len(fs) && keyOf(fs[i]).compare(*after) <= 0 {
