@@ -20,7 +20,7 @@ type selector struct {
 // whose releases are the family's own: RHEL's rebuilds share its major
 // versions, Raspberry Pi OS Debian's; Fedora and Ubuntu number their own.
 var familyReleases = map[string][]string{
-	"rhel":   {"rhel", "rocky", "almalinux", "centos", "ol"},
+	"rhel":   {"rhel", "rocky", "almalinux", "centos", "ol", "cloudlinux", "eurolinux", "scientific", "circle", "navy", "virtuozzo"},
 	"debian": {"debian", "raspbian"},
 	"suse":   {"sles", "sled", "opensuse-leap"},
 }

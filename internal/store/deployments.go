@@ -323,16 +323,17 @@ func (s *Store) DecideDeployment(ctx context.Context, actor string, approver *pa
 			return err
 		}
 		if d.RequestedBy == 0 && d.PolicyID != nil {
-			// A proposal has no requester; the author of the policy
-			// version that proposed it stands in for one: who wrote what
-			// gets deployed does not also approve it.
-			var author int64
-			err := tx.queryRow(ctx, "SELECT created_by FROM policy_versions WHERE policy_id = ? AND version = ?", *d.PolicyID, d.PolicyVersion).Scan(&author)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			// A proposal has no requester; the authors of the policy, up
+			// to the version that proposed it, stand in for one: who wrote
+			// what gets deployed does not also approve it.
+			var wrote int
+			err := tx.queryRow(ctx, "SELECT COUNT(*) FROM policy_versions WHERE policy_id = ? AND version <= ? AND created_by = ?",
+				*d.PolicyID, d.PolicyVersion, approver.ID).Scan(&wrote)
+			if err != nil {
 				return fmt.Errorf("policy %d version %d: %w", *d.PolicyID, d.PolicyVersion, classify(err))
 			}
-			if author == approver.ID {
-				return patchbay.Errorf(patchbay.EForbidden, "user %s wrote version %d of the policy that proposed this deployment and may not approve or reject it",
+			if wrote > 0 {
+				return patchbay.Errorf(patchbay.EForbidden, "user %s wrote the policy that proposed this deployment (up to its version %d) and may not approve or reject it",
 					approver.Name, d.PolicyVersion)
 			}
 		}

@@ -168,6 +168,22 @@ func TestPolicyAuthorDoesNotApproveItsProposals(t *testing.T) {
 		if _, err := s.DecideDeployment(ctx, "user:pat", author, d.ID, patchbay.Approve, "looks fine"); patchbay.ErrorCodeOf(err) != patchbay.EForbidden {
 			t.Fatalf("the policy's author approving its proposal: %v, want forbidden", err)
 		}
+		// A version written by someone else since does not clear the
+		// first author: the proposal's version holds their rules too.
+		pol.Description = "reviewed"
+		v2, err := s.UpdatePolicy(ctx, "user:ann", other.ID+1000, pol.ID, pol.Version, *pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.PolicyVersion = v2.Version
+		d.Key = ""
+		d.ID = 0
+		if err := s.CreateDeployment(ctx, "scheduler", d); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DecideDeployment(ctx, "user:pat", author, d.ID, patchbay.Approve, "looks fine"); patchbay.ErrorCodeOf(err) != patchbay.EForbidden {
+			t.Fatalf("the first author approving a later version's proposal: %v, want forbidden", err)
+		}
 		if got, err := s.DecideDeployment(ctx, "user:ann", other, d.ID, patchbay.Approve, "looks fine"); err != nil || got.State != patchbay.DeploymentApproved {
 			t.Fatalf("another approver: %v, %v; want approved", got, err)
 		}
