@@ -48,7 +48,7 @@ func proposedWith(t *testing.T, s *store.Store, hosts []int64, edit func(*patchb
 	t.Helper()
 	opened := time.Now().UTC().Add(-5 * time.Minute)
 	d := &patchbay.Deployment{Name: "hello 1.1", State: patchbay.DeploymentApproved, Reason: patchbay.ReasonApproved, AutoRollback: true,
-		Windows: []patchbay.WindowSpec{{Cron: fmt.Sprintf("%d %d * * *", opened.Minute(), opened.Hour()), Duration: "2h", Zone: "UTC"}},
+		Windows: dailyWindow(opened, "2h"),
 		Rings: []patchbay.Ring{{RingSpec: patchbay.RingSpec{Name: "pilot", Count: 2}, Hosts: 2},
 			{RingSpec: patchbay.RingSpec{Name: "rest", FailureThreshold: "1", MaxParallel: 2}, Hosts: len(hosts) - 2}}}
 	for i, h := range hosts {
@@ -120,7 +120,7 @@ func TestRolloutPilotThenHalt(t *testing.T) {
 		}
 		// Fetch jobs go out at once; install jobs wait for running.
 		for _, h := range hosts {
-			if js := agent(t, s, h, func(protocol.Job) protocol.JobStatus { return protocol.JobSucceeded }); len(js) != 1 || js[0].Kind != protocol.JobFetch {
+			if js := agent(t, s, h, succeeded); len(js) != 1 || js[0].Kind != protocol.JobFetch {
 				t.Fatalf("host %d got %+v, want its fetch job only", h, js)
 			}
 		}
@@ -313,15 +313,12 @@ func TestRolloutDeadlineSkipsOffline(t *testing.T) {
 		id := proposedWith(t, s, hosts, func(d *patchbay.Deployment) {
 			past := time.Now().Add(-time.Minute)
 			d.Deadline = &past
-			d.Rings = []patchbay.Ring{{RingSpec: patchbay.RingSpec{Name: "all"}, Hosts: 3}}
-			for i := range d.Hosts {
-				d.Hosts[i].Ring = 0
-			}
+			oneRing(d)
 		})
 		c := rollout.NewController(s, rollout.Options{Holder: "test"})
 		c.Step(ctx, id) // scheduled
 		for _, h := range hosts[:2] {
-			agent(t, s, h, func(protocol.Job) protocol.JobStatus { return protocol.JobSucceeded }) // fetch
+			agent(t, s, h, succeeded) // fetch
 		}
 		c.Step(ctx, id) // running
 		for _, h := range hosts[:2] {
@@ -404,35 +401,12 @@ func TestRolloutOfflineGracePerRing(t *testing.T) {
 		t.Run(string(eng), func(t *testing.T) {
 			ctx := context.Background()
 			var later time.Duration
-			clock := func() time.Time { return time.Now().Add(later) }
-			s, err := store.Open(ctx, storetest.Location(t, eng), store.Options{Now: clock})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
+			s, clock := clockedStore(t, eng, &later)
 			hosts := fleetOf(t, s, 4)
 			id := proposedWith(t, s, hosts, func(d *patchbay.Deployment) { d.OfflineGrace = int((30 * time.Minute) / time.Second) })
 			c := rollout.NewController(s, rollout.Options{Holder: "test", Now: clock})
-			step := func() {
-				t.Helper()
-				if _, err := c.Step(ctx, id); err != nil {
-					t.Fatal(err)
-				}
-			}
-			jobOf := func(host int64) patchbay.Job {
-				t.Helper()
-				js, err := s.Jobs(ctx, id, patchbay.JobInstall)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, j := range js {
-					if j.HostID == host {
-						return j
-					}
-				}
-				t.Fatalf("no install job for host %d", host)
-				return patchbay.Job{}
-			}
+			step := stepper(t, c, id)
+			jobOf := func(host int64) patchbay.Job { return installsOf(t, s, id)[host] }
 			step() // scheduled: the online hosts fetch; hosts[1] never comes
 			for _, h := range []int64{hosts[0], hosts[2], hosts[3]} {
 				agent(t, s, h, healthy)

@@ -39,21 +39,13 @@ func review7RollbackOrderedLongAfter(t *testing.T, eng store.Engine) {
 		hosts := fleetOf(t, s, 2)
 		id := proposedWith(t, s, hosts, func(d *patchbay.Deployment) {
 			d.ProgressDeadline = int(time.Hour / time.Second)
-			d.Rings = []patchbay.Ring{{RingSpec: patchbay.RingSpec{Name: "all"}, Hosts: 2}}
-			for i := range d.Hosts {
-				d.Hosts[i].Ring = 0
-			}
+			oneRing(d)
 		})
 		c := rollout.NewController(s, rollout.Options{Holder: "test", Now: clock})
-		step := func() {
-			t.Helper()
-			if _, err := c.Step(ctx, id); err != nil {
-				t.Fatal(err)
-			}
-		}
+		step := stepper(t, c, id)
 		step() // scheduled
 		for _, h := range hosts {
-			agent(t, s, h, func(protocol.Job) protocol.JobStatus { return protocol.JobSucceeded }) // fetch
+			agent(t, s, h, succeeded) // fetch
 		}
 		step() // running
 		for _, h := range hosts {

@@ -2,44 +2,14 @@ package rollout_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/internal/protocol"
 	"github.com/patchbay/patchbay/internal/rollout"
-	"github.com/patchbay/patchbay/internal/store"
 	"github.com/patchbay/patchbay/internal/store/storetest"
 )
-
-// review8Store opens a store on eng whose clock, and the controller's, is
-// moved by *later.
-func review8Store(t *testing.T, eng store.Engine, later *time.Duration) (*store.Store, func() time.Time) {
-	t.Helper()
-	clock := func() time.Time { return time.Now().Add(*later) }
-	s, err := store.Open(context.Background(), storetest.Location(t, eng), store.Options{Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s, clock
-}
-
-func review8Installs(t *testing.T, s *store.Store, id int64) map[int64]patchbay.Job {
-	t.Helper()
-	js, err := s.Jobs(context.Background(), id, patchbay.JobInstall)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[int64]patchbay.Job{}
-	for _, j := range js {
-		out[j.HostID] = j
-	}
-	return out
-}
-
-func review8Fetched(protocol.Job) protocol.JobStatus { return protocol.JobSucceeded }
 
 // TestReview8GraceAfterResumeBeforeStart: a deployment with an offline
 // grace (a policy's deadline_days) is paused before any host started
@@ -53,25 +23,17 @@ func TestReview8GraceAfterResumeBeforeStart(t *testing.T) {
 		t.Run(string(eng), func(t *testing.T) {
 			ctx := context.Background()
 			var later time.Duration
-			s, clock := review8Store(t, eng, &later)
+			s, clock := clockedStore(t, eng, &later)
 			hosts := fleetOf(t, s, 3)
 			id := proposedWith(t, s, hosts, func(d *patchbay.Deployment) {
 				d.OfflineGrace = int((2 * time.Hour) / time.Second)
-				d.Rings = []patchbay.Ring{{RingSpec: patchbay.RingSpec{Name: "all"}, Hosts: len(hosts)}}
-				for i := range d.Hosts {
-					d.Hosts[i].Ring = 0
-				}
+				oneRing(d)
 			})
 			c := rollout.NewController(s, rollout.Options{Holder: "test", Now: clock})
-			step := func() {
-				t.Helper()
-				if _, err := c.Step(ctx, id); err != nil {
-					t.Fatal(err)
-				}
-			}
+			step := stepper(t, c, id)
 			step() // scheduled
 			for _, h := range hosts {
-				agent(t, s, h, review8Fetched)
+				agent(t, s, h, succeeded)
 			}
 			step() // running: the ring opens
 			for _, a := range []rollout.Action{rollout.Pause, rollout.Resume} {
@@ -87,7 +49,7 @@ func TestReview8GraceAfterResumeBeforeStart(t *testing.T) {
 			if st, reason := state(t, s, id); st != patchbay.DeploymentRunning {
 				t.Fatalf("the window opened again: %s (%s), want running", st, reason)
 			}
-			for h, j := range review8Installs(t, s, id) {
+			for h, j := range installsOf(t, s, id) {
 				if j.State != patchbay.JobPending {
 					t.Errorf("host %d the moment its ring opened again: %s (%q), want pending: its grace starts now", h, j.State, j.Reason)
 				}
@@ -109,22 +71,17 @@ func TestReview8GraceCountsFromTheWindow(t *testing.T) {
 		t.Run(string(eng), func(t *testing.T) {
 			ctx := context.Background()
 			var later time.Duration
-			s, clock := review8Store(t, eng, &later)
+			s, clock := clockedStore(t, eng, &later)
 			hosts := fleetOf(t, s, 4)
 			id := proposedWith(t, s, hosts, func(d *patchbay.Deployment) {
 				d.OfflineGrace = int((2 * time.Hour) / time.Second)
 				d.Rings[0].SoakTime = "3h" // the window (2h, opened 5 minutes ago) is closed by then
 			})
 			c := rollout.NewController(s, rollout.Options{Holder: "test", Now: clock})
-			step := func() {
-				t.Helper()
-				if _, err := c.Step(ctx, id); err != nil {
-					t.Fatal(err)
-				}
-			}
+			step := stepper(t, c, id)
 			step() // scheduled
 			for _, h := range hosts {
-				agent(t, s, h, review8Fetched)
+				agent(t, s, h, succeeded)
 			}
 			step() // running: the pilot opens
 			for _, h := range hosts[:2] {
@@ -140,7 +97,7 @@ func TestReview8GraceCountsFromTheWindow(t *testing.T) {
 			step()
 			step()
 			for _, h := range hosts[2:] {
-				if j := review8Installs(t, s, id)[h]; j.State != patchbay.JobPending {
+				if j := installsOf(t, s, id)[h]; j.State != patchbay.JobPending {
 					t.Errorf("host %d of a ring whose hosts have had no window yet: %s (%q), want pending", h, j.State, j.Reason)
 				}
 			}
@@ -152,13 +109,13 @@ func TestReview8GraceCountsFromTheWindow(t *testing.T) {
 				t.Fatalf("host %d in its window: got %+v, want its install", hosts[2], js)
 			}
 			step()
-			if j := review8Installs(t, s, id)[hosts[3]]; j.State != patchbay.JobPending {
+			if j := installsOf(t, s, id)[hosts[3]]; j.State != patchbay.JobPending {
 				t.Fatalf("offline host within the grace from its window: %s, want pending", j.State)
 			}
 			later = 26 * time.Hour
 			step()
 			step()
-			if j := review8Installs(t, s, id)[hosts[3]]; j.State != patchbay.JobSkipped {
+			if j := installsOf(t, s, id)[hosts[3]]; j.State != patchbay.JobSkipped {
 				t.Errorf("offline host 2h after its ring's first window: %s (%q), want skipped", j.State, j.Reason)
 			}
 			if st, reason := state(t, s, id); st != patchbay.DeploymentCompleted {
@@ -180,17 +137,14 @@ func TestReview8StartLateInTheWindow(t *testing.T) {
 		t.Run(string(eng), func(t *testing.T) {
 			ctx := context.Background()
 			var later time.Duration
-			s, clock := review8Store(t, eng, &later)
+			s, clock := clockedStore(t, eng, &later)
 			hosts := fleetOf(t, s, 2)
 			opened := time.Now().UTC().Add(-3 * time.Hour)
 			id := proposedWith(t, s, hosts, func(d *patchbay.Deployment) {
 				d.ManualStart = true
 				d.ProgressDeadline = int((2 * time.Hour) / time.Second)
-				d.Windows = []patchbay.WindowSpec{{Cron: fmt.Sprintf("%d %d * * *", opened.Minute(), opened.Hour()), Duration: "4h", Zone: "UTC"}}
-				d.Rings = []patchbay.Ring{{RingSpec: patchbay.RingSpec{Name: "all"}, Hosts: len(hosts)}}
-				for i := range d.Hosts {
-					d.Hosts[i].Ring = 0
-				}
+				d.Windows = dailyWindow(opened, "4h")
+				oneRing(d)
 			})
 			c := rollout.NewController(s, rollout.Options{Holder: "test", Now: clock})
 			if _, err := c.Step(ctx, id); err != nil { // scheduled, awaiting its start
@@ -198,7 +152,7 @@ func TestReview8StartLateInTheWindow(t *testing.T) {
 			}
 			later = -20 * time.Hour // the fetches ran the day before
 			for _, h := range hosts {
-				agent(t, s, h, review8Fetched)
+				agent(t, s, h, succeeded)
 			}
 			later = 0
 			if _, err := c.Act(ctx, id, rollout.Start, "user:op"); err != nil {
@@ -224,30 +178,24 @@ func TestReview8StartLateInTheWindow(t *testing.T) {
 func TestReview8WatchedLongerThanTheProgressDeadline(t *testing.T) {
 	for _, eng := range storetest.Engines() {
 		t.Run(string(eng), func(t *testing.T) {
-			ctx := context.Background()
 			var later time.Duration
-			s, clock := review8Store(t, eng, &later)
+			s, clock := clockedStore(t, eng, &later)
 			hosts := fleetOf(t, s, 3)
 			opened := time.Now().UTC().Add(-5 * time.Minute)
 			id := proposedWith(t, s, hosts, func(d *patchbay.Deployment) {
 				d.ProgressDeadline = int((2 * time.Hour) / time.Second)
-				d.Windows = []patchbay.WindowSpec{{Cron: fmt.Sprintf("%d %d * * *", opened.Minute(), opened.Hour()), Duration: "6h", Zone: "UTC"}}
+				d.Windows = dailyWindow(opened, "6h")
 				d.Rings[0].MinHealthy = "3h"
 			})
 			c := rollout.NewController(s, rollout.Options{Holder: "test", Now: clock})
-			step := func() {
-				t.Helper()
-				if _, err := c.Step(ctx, id); err != nil {
-					t.Fatal(err)
-				}
-			}
+			step := stepper(t, c, id)
 			step() // scheduled
 			for _, h := range hosts {
-				agent(t, s, h, review8Fetched)
+				agent(t, s, h, succeeded)
 			}
 			step() // running: the pilot opens
 			for _, h := range hosts[:2] {
-				agent(t, s, h, review8Fetched) // patched; watched for 3h
+				agent(t, s, h, succeeded) // patched; watched for 3h
 			}
 			step()
 			later = 2*time.Hour + 10*time.Minute
@@ -276,24 +224,19 @@ func TestReview8OfflineHostsWaitForTheirGrace(t *testing.T) {
 		t.Run(string(eng), func(t *testing.T) {
 			ctx := context.Background()
 			var later time.Duration
-			s, clock := review8Store(t, eng, &later)
+			s, clock := clockedStore(t, eng, &later)
 			hosts := fleetOf(t, s, 3)
 			opened := time.Now().UTC().Add(-5 * time.Minute)
 			id := proposedWith(t, s, hosts, func(d *patchbay.Deployment) {
 				d.ProgressDeadline = int((2 * time.Hour) / time.Second)
 				d.OfflineGrace = int((3 * 24 * time.Hour) / time.Second)
-				d.Windows = []patchbay.WindowSpec{{Cron: fmt.Sprintf("%d %d * * *", opened.Minute(), opened.Hour()), Duration: "6h", Zone: "UTC"}}
+				d.Windows = dailyWindow(opened, "6h")
 			})
 			c := rollout.NewController(s, rollout.Options{Holder: "test", Now: clock})
-			step := func() {
-				t.Helper()
-				if _, err := c.Step(ctx, id); err != nil {
-					t.Fatal(err)
-				}
-			}
+			step := stepper(t, c, id)
 			step() // scheduled; hosts[1] is offline for days
 			for _, h := range []int64{hosts[0], hosts[2]} {
-				agent(t, s, h, review8Fetched)
+				agent(t, s, h, succeeded)
 			}
 			step() // running: the pilot opens
 			agent(t, s, hosts[0], healthy)
