@@ -404,6 +404,20 @@ func TestScheduleAfterReenable(t *testing.T) {
 	})
 }
 
+// openNowPolicy stores a policy taking every update of every host, in a
+// daily window that opened five minutes before now.
+func openNowPolicy(t *testing.T, s *store.Store, now time.Time) {
+	t.Helper()
+	opened := now.Add(-5 * time.Minute)
+	pol := patchbay.Policy{Name: "everything now", Enabled: true, Priority: 10,
+		Windows: []patchbay.WindowSpec{{Cron: fmt.Sprintf("%d %d * * *", opened.Minute(), opened.Hour()), Duration: "2h", Zone: "UTC"}},
+		Rings:   []patchbay.RingSpec{{Name: "all"}}, Reboot: patchbay.RebootRule{Mode: patchbay.RebootNever},
+		SLA: patchbay.DefaultSLA()}
+	if _, err := s.CreatePolicy(context.Background(), "user:op", 1, pol); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestProposalsWaitForTheMatcher: a host whose inventory the matcher has
 // not evaluated yet (new, or its server killed first) has no updates in
 // the plan; a window proposed then left it out for good (proposals are
@@ -414,14 +428,7 @@ func TestProposalsWaitForTheMatcher(t *testing.T) {
 		ctx := context.Background()
 		f := setup(t, s)
 		now := time.Now().UTC()
-		opened := now.Add(-5 * time.Minute)
-		pol := patchbay.Policy{Name: "everything now", Enabled: true, Priority: 10,
-			Windows: []patchbay.WindowSpec{{Cron: fmt.Sprintf("%d %d * * *", opened.Minute(), opened.Hour()), Duration: "2h", Zone: "UTC"}},
-			Rings:   []patchbay.RingSpec{{Name: "all"}}, Reboot: patchbay.RebootRule{Mode: patchbay.RebootNever},
-			SLA: patchbay.DefaultSLA()}
-		if _, err := s.CreatePolicy(ctx, "user:op", 1, pol); err != nil {
-			t.Fatal(err)
-		}
+		openNowPolicy(t, s, now)
 		f.host("new1", "team-a", patchbay.CriticalityLow, nil, []protocol.Package{openssl, curl}, []protocol.Update{opensslUp, curlUp})
 		p := planner.New(s, planner.Options{Holder: "a", Now: func() time.Time { return now }})
 		pass := func() planner.Result {
@@ -456,14 +463,7 @@ func TestProposalsWaitBounded(t *testing.T) {
 		ctx := context.Background()
 		f := setup(t, s)
 		now := time.Now().UTC()
-		opened := now.Add(-5 * time.Minute)
-		pol := patchbay.Policy{Name: "everything now", Enabled: true, Priority: 10,
-			Windows: []patchbay.WindowSpec{{Cron: fmt.Sprintf("%d %d * * *", opened.Minute(), opened.Hour()), Duration: "2h", Zone: "UTC"}},
-			Rings:   []patchbay.RingSpec{{Name: "all"}}, Reboot: patchbay.RebootRule{Mode: patchbay.RebootNever},
-			SLA: patchbay.DefaultSLA()}
-		if _, err := s.CreatePolicy(ctx, "user:op", 1, pol); err != nil {
-			t.Fatal(err)
-		}
+		openNowPolicy(t, s, now)
 		f.host("new1", "team-a", patchbay.CriticalityLow, nil, []protocol.Package{openssl}, []protocol.Update{opensslUp})
 		p := planner.New(s, planner.Options{Holder: "a", Now: func() time.Time { return now }})
 		start := now
