@@ -377,18 +377,27 @@ func (s *Store) DecideDeployment(ctx context.Context, actor string, approver *pa
 
 // DeploymentHostIDs returns the hosts of deployment id.
 func (s *Store) DeploymentHostIDs(ctx context.Context, id int64) ([]int64, error) {
-	rows, err := s.query(ctx, "SELECT host_id FROM deployment_hosts WHERE deployment_id = ?", id)
+	ids, err := scanIDs(s.query(ctx, "SELECT host_id FROM deployment_hosts WHERE deployment_id = ?", id))
 	if err != nil {
-		return nil, fmt.Errorf("hosts of deployment %d: %w", id, classify(err))
+		return nil, fmt.Errorf("hosts of deployment %d: %w", id, err)
+	}
+	return ids, nil
+}
+
+// scanIDs reads the one integer column of rows (closing them), or passes
+// on the query's error.
+func scanIDs(rows *sql.Rows, err error) ([]int64, error) {
+	if err != nil {
+		return nil, classify(err)
 	}
 	defer rows.Close()
 	var out []int64
 	for rows.Next() {
-		var h int64
-		if err := rows.Scan(&h); err != nil {
-			return nil, fmt.Errorf("hosts of deployment %d: %w", id, classify(err))
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, classify(err)
 		}
-		out = append(out, h)
+		out = append(out, id)
 	}
 	return out, classify(rows.Err())
 }

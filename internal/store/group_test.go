@@ -45,6 +45,27 @@ func groupedRows(t *testing.T, s *Store) map[int]bool {
 	return got
 }
 
+// holdGroup starts a writer that inserts row 1 once release is closed,
+// and returns when it leads a group: writers after it queue. first brings
+// its outcome.
+func holdGroup(t *testing.T, s *Store) (release chan struct{}, first <-chan error) {
+	t.Helper()
+	release = make(chan struct{})
+	started := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		ctx := context.Background()
+		done <- s.inGroupTx(ctx, func(tx *Tx) error {
+			close(started)
+			<-release
+			_, err := tx.exec(ctx, "INSERT INTO grouped_rows (n) VALUES (1)")
+			return err
+		})
+	}()
+	<-started
+	return release, done
+}
+
 // TestGroupCommitIsolatesFailures runs many writers at once: those that
 // fail or panic after writing leave nothing, each gets its own outcome,
 // and the others' rows are all committed, several to a commit.
@@ -109,18 +130,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 func TestGroupCommitCancelWhileQueued(t *testing.T) {
 	s := openGroupTest(t)
 	ctx := context.Background()
-	release := make(chan struct{})
-	started := make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- s.inGroupTx(ctx, func(tx *Tx) error {
-			close(started)
-			<-release
-			_, err := tx.exec(ctx, "INSERT INTO grouped_rows (n) VALUES (1)")
-			return err
-		})
-	}()
-	<-started
+	release, first := holdGroup(t, s)
 	cctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	ran := false

@@ -522,21 +522,12 @@ func nonEmptyJSON(vs []patchbay.PackageVersion, b []byte) string {
 // those hosts' waiting polls may take it at once rather than at their next
 // look. None for a job that is not an install.
 func (s *Store) HostsAwaitingSlot(ctx context.Context, id int64, limit int) ([]int64, error) {
-	rows, err := s.query(ctx, `SELECT w.host_id FROM jobs j JOIN jobs w ON w.deployment_id = j.deployment_id AND w.kind = 'install'
-		AND w.ring = j.ring AND w.state = 'pending' WHERE j.id = ? AND j.kind = 'install' ORDER BY w.id LIMIT ?`, id, limit)
+	ids, err := scanIDs(s.query(ctx, `SELECT w.host_id FROM jobs j JOIN jobs w ON w.deployment_id = j.deployment_id AND w.kind = 'install'
+		AND w.ring = j.ring AND w.state = 'pending' WHERE j.id = ? AND j.kind = 'install' ORDER BY w.id LIMIT ?`, id, limit))
 	if err != nil {
-		return nil, fmt.Errorf("hosts waiting beside job %d: %w", id, classify(err))
+		return nil, fmt.Errorf("hosts waiting beside job %d: %w", id, err)
 	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var h int64
-		if err := rows.Scan(&h); err != nil {
-			return nil, fmt.Errorf("hosts waiting beside job %d: %w", id, classify(err))
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return ids, nil
 }
 
 // ReleasedDeployments returns those of held (deployments whose package

@@ -16,18 +16,7 @@ import (
 func TestReview7CancelledFollowerSparesGroup(t *testing.T) {
 	s := openGroupTest(t)
 	ctx := context.Background()
-	release := make(chan struct{})
-	started := make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- s.inGroupTx(ctx, func(tx *Tx) error {
-			close(started)
-			<-release
-			_, err := tx.exec(ctx, "INSERT INTO grouped_rows (n) VALUES (1)")
-			return err
-		})
-	}()
-	<-started
+	release, first := holdGroup(t, s)
 	queued := func(n int) {
 		t.Helper()
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {

@@ -42,21 +42,12 @@ type JobCount struct {
 // ActiveDeployments returns the ids of the deployments the controller
 // looks after: approved, scheduled, running, and halted while rolling back.
 func (s *Store) ActiveDeployments(ctx context.Context) ([]int64, error) {
-	rows, err := s.queryUncached(ctx, `SELECT id FROM deployments WHERE state IN ('approved', 'scheduled', 'running')
-		OR (state = 'halted' AND reason = 'rolling_back') ORDER BY id`)
+	ids, err := scanIDs(s.queryUncached(ctx, `SELECT id FROM deployments WHERE state IN ('approved', 'scheduled', 'running')
+		OR (state = 'halted' AND reason = 'rolling_back') ORDER BY id`))
 	if err != nil {
 		return nil, fmt.Errorf("active deployments: %w", err)
 	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, classify(err)
-		}
-		out = append(out, id)
-	}
-	return out, classify(rows.Err())
+	return ids, nil
 }
 
 // Rollout reads deployment id for the controller.
