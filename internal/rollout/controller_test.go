@@ -397,50 +397,46 @@ func TestRolloutManualStart(t *testing.T) {
 // ring has been open that long, and the rollout goes on; the next ring
 // gets its own grace, counted from its opening, not from the first's.
 func TestRolloutOfflineGracePerRing(t *testing.T) {
-	for _, eng := range storetest.Engines() {
-		t.Run(string(eng), func(t *testing.T) {
-			ctx := context.Background()
-			var later time.Duration
-			s, clock := clockedStore(t, eng, &later)
-			hosts := fleetOf(t, s, 4)
-			id := proposedWith(t, s, hosts, func(d *patchbay.Deployment) { d.OfflineGrace = int((30 * time.Minute) / time.Second) })
-			c := rollout.NewController(s, rollout.Options{Holder: "test", Now: clock})
-			step := stepper(t, c, id)
-			jobOf := func(host int64) patchbay.Job { return installsOf(t, s, id)[host] }
-			step() // scheduled: the online hosts fetch; hosts[1] never comes
-			for _, h := range []int64{hosts[0], hosts[2], hosts[3]} {
-				agent(t, s, h, healthy)
-			}
-			step() // running: the pilot ring opens
-			agent(t, s, hosts[0], healthy)
-			step()
-			if j := jobOf(hosts[1]); j.State != patchbay.JobPending {
-				t.Fatalf("offline pilot host within its grace: %s, want pending", j.State)
-			}
-			later = 31 * time.Minute
-			step() // the pilot's grace passed: hosts[1] skipped
-			step() // the pilot is done: the next ring opens now
-			if j := jobOf(hosts[1]); j.State != patchbay.JobSkipped || !strings.Contains(j.Reason, "offline grace") {
-				t.Fatalf("offline pilot host past its grace: %s (%q), want skipped saying why", j.State, j.Reason)
-			}
-			if d, _ := s.Deployment(ctx, id); d.CurrentRing != 1 {
-				t.Fatalf("after the pilot: ring %d, want the next ring open", d.CurrentRing)
-			}
-			agent(t, s, hosts[2], healthy) // hosts[3] is offline now
-			later = 51 * time.Minute       // 20 minutes into the second ring
-			step()
-			if j := jobOf(hosts[3]); j.State != patchbay.JobPending {
-				t.Fatalf("offline host 20 minutes into its ring: %s (%q), want pending (its ring's grace is its own)", j.State, j.Reason)
-			}
-			later = 62 * time.Minute
-			step()
-			step()
-			if j := jobOf(hosts[3]); j.State != patchbay.JobSkipped {
-				t.Fatalf("offline host past its ring's grace: %s, want skipped", j.State)
-			}
-			if st, reason := state(t, s, id); st != patchbay.DeploymentCompleted {
-				t.Fatalf("every ring done but its offline hosts: %s (%s), want completed", st, reason)
-			}
-		})
-	}
+	eachClocked(t, func(t *testing.T, s *store.Store, clock func() time.Time, later *time.Duration) {
+		ctx := context.Background()
+		hosts := fleetOf(t, s, 4)
+		id := proposedWith(t, s, hosts, func(d *patchbay.Deployment) { d.OfflineGrace = int((30 * time.Minute) / time.Second) })
+		c := rollout.NewController(s, rollout.Options{Holder: "test", Now: clock})
+		step := stepper(t, c, id)
+		jobOf := func(host int64) patchbay.Job { return installsOf(t, s, id)[host] }
+		step() // scheduled: the online hosts fetch; hosts[1] never comes
+		for _, h := range []int64{hosts[0], hosts[2], hosts[3]} {
+			agent(t, s, h, healthy)
+		}
+		step() // running: the pilot ring opens
+		agent(t, s, hosts[0], healthy)
+		step()
+		if j := jobOf(hosts[1]); j.State != patchbay.JobPending {
+			t.Fatalf("offline pilot host within its grace: %s, want pending", j.State)
+		}
+		*later = 31 * time.Minute
+		step() // the pilot's grace passed: hosts[1] skipped
+		step() // the pilot is done: the next ring opens now
+		if j := jobOf(hosts[1]); j.State != patchbay.JobSkipped || !strings.Contains(j.Reason, "offline grace") {
+			t.Fatalf("offline pilot host past its grace: %s (%q), want skipped saying why", j.State, j.Reason)
+		}
+		if d, _ := s.Deployment(ctx, id); d.CurrentRing != 1 {
+			t.Fatalf("after the pilot: ring %d, want the next ring open", d.CurrentRing)
+		}
+		agent(t, s, hosts[2], healthy) // hosts[3] is offline now
+		*later = 51 * time.Minute      // 20 minutes into the second ring
+		step()
+		if j := jobOf(hosts[3]); j.State != patchbay.JobPending {
+			t.Fatalf("offline host 20 minutes into its ring: %s (%q), want pending (its ring's grace is its own)", j.State, j.Reason)
+		}
+		*later = 62 * time.Minute
+		step()
+		step()
+		if j := jobOf(hosts[3]); j.State != patchbay.JobSkipped {
+			t.Fatalf("offline host past its ring's grace: %s, want skipped", j.State)
+		}
+		if st, reason := state(t, s, id); st != patchbay.DeploymentCompleted {
+			t.Fatalf("every ring done but its offline hosts: %s (%s), want completed", st, reason)
+		}
+	})
 }

@@ -26,6 +26,18 @@ func clockedStore(t *testing.T, eng store.Engine, later *time.Duration) (*store.
 	return s, clock
 }
 
+// eachClocked runs fn on each engine's store (clockedStore): fn moves the
+// store's and the controller's clock by setting *later.
+func eachClocked(t *testing.T, fn func(t *testing.T, s *store.Store, clock func() time.Time, later *time.Duration)) {
+	for _, eng := range storetest.Engines() {
+		t.Run(string(eng), func(t *testing.T) {
+			var later time.Duration
+			s, clock := clockedStore(t, eng, &later)
+			fn(t, s, clock, &later)
+		})
+	}
+}
+
 // installsOf returns deployment id's install jobs by host.
 func installsOf(t *testing.T, s *store.Store, id int64) map[int64]patchbay.Job {
 	t.Helper()

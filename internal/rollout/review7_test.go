@@ -19,22 +19,11 @@ import (
 // rolled_back and skipped every rollback job before any host could take
 // one. Nothing was rolled back, and the deployment said it was.
 func TestReview7RollbackOrderedLongAfter(t *testing.T) {
-	for _, eng := range storetest.Engines() {
-		t.Run(string(eng), func(t *testing.T) {
-			review7RollbackOrderedLongAfter(t, eng)
-		})
-	}
+	eachClocked(t, review7RollbackOrderedLongAfter)
 }
 
-func review7RollbackOrderedLongAfter(t *testing.T, eng store.Engine) {
+func review7RollbackOrderedLongAfter(t *testing.T, s *store.Store, clock func() time.Time, later *time.Duration) {
 	ctx := context.Background()
-	var later time.Duration // the store's and the controller's clock
-	clock := func() time.Time { return time.Now().Add(later) }
-	s, err := store.Open(ctx, storetest.Location(t, eng), store.Options{Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
 	{
 		hosts := fleetOf(t, s, 2)
 		id := proposedWith(t, s, hosts, func(d *patchbay.Deployment) {
@@ -55,7 +44,7 @@ func review7RollbackOrderedLongAfter(t *testing.T, eng store.Engine) {
 		if st, reason := state(t, s, id); st != patchbay.DeploymentCompleted {
 			t.Fatalf("every host healthy: %s (%s), want completed", st, reason)
 		}
-		later = 3 * time.Hour // a person finds a problem an afternoon later
+		*later = 3 * time.Hour // a person finds a problem an afternoon later
 		if _, err := c.Act(ctx, id, rollout.Rollback, "user:op"); err != nil {
 			t.Fatal(err)
 		}
