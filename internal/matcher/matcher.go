@@ -20,6 +20,7 @@ import (
 
 	"github.com/patchbay/patchbay"
 	"github.com/patchbay/patchbay/internal/match"
+	"github.com/patchbay/patchbay/internal/nudge"
 	"github.com/patchbay/patchbay/internal/osv"
 	"github.com/patchbay/patchbay/internal/store"
 )
@@ -55,7 +56,7 @@ type Matcher struct {
 	holder   string
 	interval time.Duration
 	onPass   func(Stats)
-	nudge    chan struct{}
+	nudge    nudge.Signal
 
 	mu      sync.Mutex                     // serialises Sync
 	invs    map[int64][]int64              // inventory -> sorted package ids
@@ -73,7 +74,7 @@ type Matcher struct {
 func New(st *store.Store, opt Options) *Matcher {
 	m := &Matcher{
 		st: st, log: opt.Logger, holder: opt.Holder, interval: opt.Interval, onPass: opt.OnPass,
-		nudge: make(chan struct{}, 1),
+		nudge: nudge.New(),
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -97,12 +98,7 @@ func (m *Matcher) reset() {
 
 // Nudge asks Run to look for changes now: an inventory arrived or
 // advisories were imported. It never blocks.
-func (m *Matcher) Nudge() {
-	select {
-	case m.nudge <- struct{}{}:
-	default:
-	}
-}
+func (m *Matcher) Nudge() { m.nudge.Nudge() }
 
 // Run syncs whenever nudged and every Interval, while this server holds
 // the matcher lease, until ctx ends.
@@ -133,7 +129,7 @@ func (m *Matcher) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-m.nudge:
+		case <-m.nudge.C():
 		case <-t.C:
 		}
 	}

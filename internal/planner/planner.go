@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/nudge"
 	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/store"
 )
@@ -50,7 +51,7 @@ type Result struct {
 type Planner struct {
 	store *store.Store
 	opt   Options
-	nudge chan struct{}
+	nudge nudge.Signal
 	last  *built // the last full pass's results, used by Run's goroutine only
 	// unmatchedSince is when this planner first found hosts whose
 	// inventories the matcher has not evaluated yet (zero: none).
@@ -73,17 +74,12 @@ func New(s *store.Store, o Options) *Planner {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Planner{store: s, opt: o, nudge: make(chan struct{}, 1)}
+	return &Planner{store: s, opt: o, nudge: nudge.New()}
 }
 
 // Nudge asks for a pass soon: an inventory, an advisory, a policy or an
 // exception changed.
-func (p *Planner) Nudge() {
-	select {
-	case p.nudge <- struct{}{}:
-	default:
-	}
-}
+func (p *Planner) Nudge() { p.nudge.Nudge() }
 
 // Run passes every interval and when nudged, until ctx ends. A nudged
 // pass rebuilds the queue; a pass on the clock rebuilds it only when its
@@ -123,7 +119,7 @@ func (p *Planner) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-		case <-p.nudge:
+		case <-p.nudge.C():
 			nudged = true
 		case <-renew.C:
 			ok, err := p.takeLease(ctx)

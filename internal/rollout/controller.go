@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/patchbay/patchbay"
+	"github.com/patchbay/patchbay/internal/nudge"
 	"github.com/patchbay/patchbay/internal/policy"
 	"github.com/patchbay/patchbay/internal/store"
 	"github.com/patchbay/patchbay/internal/window"
@@ -46,7 +47,7 @@ type Options struct {
 type Controller struct {
 	st    Store
 	opt   Options
-	nudge chan struct{}
+	nudge nudge.Signal
 }
 
 const (
@@ -68,16 +69,11 @@ func NewController(st Store, o Options) *Controller {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Controller{st: st, opt: o, nudge: make(chan struct{}, 1)}
+	return &Controller{st: st, opt: o, nudge: nudge.New()}
 }
 
 // Nudge asks for a pass soon: a job reported, a deployment was approved.
-func (c *Controller) Nudge() {
-	select {
-	case c.nudge <- struct{}{}:
-	default:
-	}
-}
+func (c *Controller) Nudge() { c.nudge.Nudge() }
 
 // Run decides every active deployment each interval and when nudged,
 // while this server holds the lease, until ctx ends.
@@ -97,7 +93,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-		case <-c.nudge:
+		case <-c.nudge.C():
 		}
 	}
 }
