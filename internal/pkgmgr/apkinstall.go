@@ -53,16 +53,9 @@ type apkChange struct {
 // output is apk's, both commands', stdout and stderr interleaved.
 func (j *ApkJobs) Install(ctx context.Context, actions []protocol.Action) (string, error) {
 	const op = "apk install"
-	if err := validateApkActions(actions); err != nil {
-		return "", fmt.Errorf("%s: %w", op, err)
-	}
-	root, base, err := j.setup()
+	root, base, st, err := j.prepare(op, actions)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", op, err)
-	}
-	st, err := readApkState(root)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", op, err)
+		return "", err
 	}
 	changes := make([]apkChange, len(actions))
 	for i, a := range actions {
@@ -101,6 +94,23 @@ func (j *ApkJobs) Install(ctx context.Context, actions []protocol.Action) (strin
 	return j.change(ctx, op, root, base, changes, specs)
 }
 
+// prepare checks actions and reads apk's state under the root, for op.
+func (j *ApkJobs) prepare(op string, actions []protocol.Action) (root string, base []string, st apkState, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%s: %w", op, err)
+		}
+	}()
+	if err := validateApkActions(actions); err != nil {
+		return "", nil, st, err
+	}
+	if root, base, err = j.setup(); err != nil {
+		return "", nil, st, err
+	}
+	st, err = readApkState(root)
+	return root, base, st, err
+}
+
 // Restore reinstalls the actions' exact versions from the files Fetch
 // kept, never from the repositories, pinned through the same virtual
 // package as Install (apk downgrades as asked). A package not installed
@@ -108,19 +118,12 @@ func (j *ApkJobs) Install(ctx context.Context, actions []protocol.Action) (strin
 // anything changes; so does one without a kept file.
 func (j *ApkJobs) Restore(ctx context.Context, actions []protocol.Action) (string, error) {
 	const op = "apk restore"
-	if err := validateApkActions(actions); err != nil {
-		return "", fmt.Errorf("%s: %w", op, err)
+	root, base, st, err := j.prepare(op, actions)
+	if err != nil {
+		return "", err
 	}
 	if _, missing := lookup(j.dir("kept"), actions); len(missing) > 0 {
 		return "", fmt.Errorf("%s: no kept file for %s: the host cannot be rolled back from this deployment's files", op, strings.Join(missing, ", "))
-	}
-	root, base, err := j.setup()
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", op, err)
-	}
-	st, err := readApkState(root)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", op, err)
 	}
 	changes := make([]apkChange, len(actions))
 	var specs []string
