@@ -10,6 +10,16 @@ import (
 	"github.com/patchbay/patchbay/internal/protocol"
 )
 
+// storyAt10 is the story's root with 1.0 installed, and its AptJobs.
+func storyAt10(t *testing.T) (*storyFixture, *AptJobs) {
+	t.Helper()
+	f := newStoryFixture(t, lib10, lib11, app10, app11, app12)
+	if res, err := f.apt.Install(context.Background(), []Action{act("story-pb", "1.0"), act("storylib-pb", "1.0")}, InstallOptions{}); err != nil {
+		t.Fatalf("install 1.0: %v\n%s", err, res.Output)
+	}
+	return f, &AptJobs{Apt: f.apt, Dir: t.TempDir()}
+}
+
 // TestAptJobsStory runs the deployment story through AptJobs, the agent's
 // package manager, on real apt and dpkg: the fetch job downloads 1.1 and
 // keeps 1.0; the archive then drops 1.1, and the install still succeeds
@@ -18,12 +28,8 @@ import (
 // the kept file although the archive holds neither.
 func TestAptJobsStory(t *testing.T) {
 	t.Parallel()
-	f := newStoryFixture(t, lib10, lib11, app10, app11, app12)
+	f, j := storyAt10(t)
 	ctx := context.Background()
-	if res, err := f.apt.Install(ctx, []Action{act("story-pb", "1.0"), act("storylib-pb", "1.0")}, InstallOptions{}); err != nil {
-		t.Fatalf("install 1.0: %v\n%s", err, res.Output)
-	}
-	j := &AptJobs{Apt: f.apt, Dir: t.TempDir()}
 	to11 := []protocol.Action{{Name: "story-pb", Version: "1.1"}}
 	before, err := j.Versions(ctx, to11)
 	if err != nil || before[0].Version != "1.0" {
@@ -79,12 +85,8 @@ func TestAptJobsStory(t *testing.T) {
 // saw it, although the archive no longer holds it.
 func TestAptJobsKeepsChangedVersion(t *testing.T) {
 	t.Parallel()
-	f := newStoryFixture(t, lib10, lib11, app10, app11, app12)
+	f, j := storyAt10(t)
 	ctx := context.Background()
-	if res, err := f.apt.Install(ctx, []Action{act("story-pb", "1.0"), act("storylib-pb", "1.0")}, InstallOptions{}); err != nil {
-		t.Fatalf("install 1.0: %v\n%s", err, res.Output)
-	}
-	j := &AptJobs{Apt: f.apt, Dir: t.TempDir()}
 	to12 := []protocol.Action{{Name: "story-pb", Version: "1.2"}}
 	before, _ := j.Versions(ctx, to12)
 	if out, err := j.Fetch(ctx, to12, before); err != nil {
